@@ -1,0 +1,318 @@
+"""Orange widget: train a neural network that classifies samples by gene expression."""
+import re
+import time
+
+from AnyQt.QtCore import Qt
+
+from orangewidget.report import bool_str
+
+from Orange.data import Table
+from Orange.widgets import gui
+from Orange.widgets.settings import Setting
+from Orange.widgets.utils.concurrent import ConcurrentWidgetMixin, TaskState
+from Orange.widgets.utils.owlearnerwidget import OWBaseLearner
+from Orange.widgets.utils.widgetpreview import WidgetPreview
+from Orange.widgets.widget import Msg
+
+from orangecontrib.neuralgene.learner import (
+    ACTIVATIONS, DEFAULT_PARAMETERS, NeuralGeneClassifierLearner)
+from orangecontrib.neuralgene.widgets.trainingplot import TrainingPlot
+
+DEFAULTS = DEFAULT_PARAMETERS
+# Replicable training needs some fixed seed even if the learner's default is None
+REPLICABLE_SEED = DEFAULTS["random_state"] if DEFAULTS["random_state"] is not None else 0
+PLOT_UPDATE_INTERVAL = 0.05  # seconds; live curves refresh at most 20 times a second
+
+
+class TrainingInterrupted(Exception):
+    """Raised in the training thread to stop a fit the user no longer wants."""
+
+
+def parse_hidden_layers(text):
+    """Neurons per hidden layer from text like "128, 64"; None if not valid."""
+    parts = [part for part in re.split(r"[,;\s]+", text.strip()) if part]
+    if not parts or not all(part.isdigit() and int(part) > 0 for part in parts):
+        return None
+    return tuple(int(part) for part in parts)
+
+
+def train(data, learner, state: TaskState):
+    """Fit `learner` on `data` in a worker thread, reporting every epoch."""
+    history = {}
+    last_update = 0.0
+
+    def on_progress(_fraction, message=None):
+        if state.is_interruption_requested():
+            raise TrainingInterrupted
+        if message:
+            state.set_status(message)
+
+    def on_epoch(epoch, n_epochs, logs):
+        nonlocal last_update
+        if state.is_interruption_requested():
+            raise TrainingInterrupted
+        for key, value in logs.items():
+            history.setdefault(key, []).append(float(value))
+        state.set_progress_value(100 * epoch / n_epochs)
+        now = time.monotonic()
+        if now - last_update >= PLOT_UPDATE_INTERVAL or epoch == n_epochs:
+            last_update = now
+            state.set_partial_result({key: list(values) for key, values in history.items()})
+
+    return learner(data, progress_callback=on_progress, epoch_callback=on_epoch)
+
+
+class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
+    name = "Neural Gene Classifier"
+    description = ("A neural network that classifies samples (e.g. tumour "
+                   "types) from their gene expression profiles.")
+    icon = "icons/NeuralGeneClassifier.svg"
+    priority = 10
+    keywords = "neural network, deep learning, gene expression, mlp, keras"
+
+    LEARNER = NeuralGeneClassifierLearner
+
+    want_main_area = True
+    resizing_enabled = True
+
+    settings_version = 1
+    hidden_layers = Setting(", ".join(map(str, DEFAULTS["hidden_layers"])))
+    activation = Setting(DEFAULTS["activation"])
+    dropout = Setting(DEFAULTS["dropout"])
+    l2 = Setting(DEFAULTS["l2"])
+    keep_top_genes = Setting(DEFAULTS["n_genes"] is not None)
+    n_genes = Setting(DEFAULTS["n_genes"] or 2000)
+    epochs = Setting(DEFAULTS["epochs"])
+    batch_size = Setting(DEFAULTS["batch_size"])
+    learning_rate = Setting(DEFAULTS["learning_rate"])
+    early_stopping = Setting(DEFAULTS["early_stopping"])
+    validation_fraction = Setting(DEFAULTS["validation_fraction"])
+    patience = Setting(DEFAULTS["patience"])
+    balance_classes = Setting(DEFAULTS["class_weight"] == "balanced")
+    replicable = Setting(DEFAULTS["random_state"] is not None)
+
+    class Error(OWBaseLearner.Error):
+        invalid_hidden_layers = Msg(
+            "Hidden layers must be positive numbers of neurons, "
+            "e.g. \"64\" or \"128, 64\".")
+
+    class Warning(OWBaseLearner.Warning):
+        training_notes = Msg("{}")
+
+    def __init__(self):
+        ConcurrentWidgetMixin.__init__(self)
+        OWBaseLearner.__init__(self)
+
+    # GUI
+    def add_main_layout(self):
+        self._add_network_box()
+        self._add_genes_box()
+        self._add_training_box()
+        self.plot = TrainingPlot(self.mainArea)
+        self.mainArea.layout().addWidget(self.plot)
+
+    def _add_network_box(self):
+        box = gui.vBox(self.controlArea, "Network")
+        gui.lineEdit(
+            box, self, "hidden_layers", label="Neurons in hidden layers:",
+            orientation=Qt.Horizontal, controlWidth=90,
+            callback=self.settings_changed,
+            tooltip="How many neurons each hidden layer has, separated by "
+                    "commas: \"64\" is one layer, \"128, 64\" two layers.\n"
+                    "Larger networks can learn more complex expression "
+                    "patterns but overfit more easily on few samples.")
+        gui.comboBox(
+            box, self, "activation", label="Activation:", items=ACTIVATIONS,
+            sendSelectedValue=True, orientation=Qt.Horizontal,
+            callback=self.settings_changed,
+            tooltip="How a neuron responds to its inputs; "
+                    "\"relu\" works well in most cases.")
+        gui.doubleSpin(
+            box, self, "dropout", 0, 0.9, 0.05, decimals=2,
+            label="Dropout:", alignment=Qt.AlignRight, controlWidth=90,
+            callback=self.settings_changed,
+            tooltip="Fraction of neurons ignored at random during training.\n"
+                    "Higher values guard against memorising the training "
+                    "samples.")
+        gui.doubleSpin(
+            box, self, "l2", 0, 1, 0.0001, decimals=5,
+            label="L2 regularisation:", alignment=Qt.AlignRight,
+            controlWidth=90, callback=self.settings_changed,
+            tooltip="Penalty on large weights. Higher values give simpler "
+                    "models that rely less on any single gene.")
+
+    def _add_genes_box(self):
+        box = gui.vBox(self.controlArea, "Genes")
+        gui.spin(
+            box, self, "n_genes", 1, 100000, 100,
+            checked="keep_top_genes", label="Keep only the top genes:",
+            alignment=Qt.AlignRight, controlWidth=90,
+            callback=self.settings_changed, checkCallback=self.settings_changed,
+            tooltip="Train on the genes whose expression differs most between "
+                    "the classes (chosen on the training samples only).\n"
+                    "When unchecked, all genes are used.")
+
+    def _add_training_box(self):
+        box = gui.vBox(self.controlArea, "Training")
+        gui.spin(
+            box, self, "epochs", 1, 10000, label="Epochs:",
+            alignment=Qt.AlignRight, controlWidth=90,
+            callback=self.settings_changed,
+            tooltip="How many times the network sees every training sample.")
+        gui.spin(
+            box, self, "batch_size", 1, 4096, label="Batch size:",
+            alignment=Qt.AlignRight, controlWidth=90,
+            callback=self.settings_changed,
+            tooltip="Number of samples used for each weight update.")
+        gui.doubleSpin(
+            box, self, "learning_rate", 0.00001, 1, 0.0001, decimals=5,
+            label="Learning rate:", alignment=Qt.AlignRight, controlWidth=90,
+            callback=self.settings_changed,
+            tooltip="Size of the weight updates. Too high makes training "
+                    "unstable; too low makes it slow.")
+        gui.checkBox(
+            box, self, "early_stopping", "Stop early when validation stops improving",
+            callback=[self._enable_early_stopping, self.settings_changed],
+            tooltip="Set some training samples aside and stop once the "
+                    "network stops getting better on them.")
+        self.early_stopping_box = gui.indentedBox(box)
+        gui.doubleSpin(
+            self.early_stopping_box, self, "validation_fraction", 0.05, 0.5,
+            0.05, decimals=2, label="Validation fraction:",
+            alignment=Qt.AlignRight, controlWidth=90,
+            callback=self.settings_changed,
+            tooltip="Fraction of the training samples set aside to watch "
+                    "for overfitting.")
+        gui.spin(
+            self.early_stopping_box, self, "patience", 1, 1000,
+            label="Patience (epochs):", alignment=Qt.AlignRight,
+            controlWidth=90, callback=self.settings_changed,
+            tooltip="How many epochs without improvement to wait "
+                    "before stopping.")
+        self._enable_early_stopping()
+        gui.checkBox(
+            box, self, "balance_classes", "Balance classes",
+            callback=self.settings_changed,
+            tooltip="Give rare classes (e.g. a rare tumour type) as much "
+                    "weight in training as common ones.")
+        gui.checkBox(
+            box, self, "replicable", "Replicable training",
+            callback=self.settings_changed,
+            tooltip="Use a fixed random seed so training again on the same "
+                    "data gives the same model.")
+
+    def _enable_early_stopping(self):
+        self.early_stopping_box.setEnabled(self.early_stopping)
+
+    def add_bottom_buttons(self):
+        super().add_bottom_buttons()
+        self.cancel_button = gui.button(
+            None, self, "Cancel", callback=self.cancel_training,
+            disabled=True, addToLayout=False)
+        layout = self.apply_button.layout()
+        layout.insertStretch(0, 100)
+        layout.insertWidget(0, self.cancel_button)
+
+    # Learner
+    def create_learner(self):
+        layers = parse_hidden_layers(self.hidden_layers)
+        self.Error.invalid_hidden_layers(shown=layers is None)
+        if layers is None:
+            return None
+        return self.LEARNER(
+            hidden_layers=layers,
+            activation=self.activation,
+            dropout=self.dropout,
+            l2=self.l2,
+            n_genes=self.n_genes if self.keep_top_genes else None,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction,
+            patience=self.patience,
+            class_weight="balanced" if self.balance_classes else None,
+            random_state=REPLICABLE_SEED if self.replicable else None,
+            preprocessors=self.preprocessors)
+
+    def get_learner_parameters(self):
+        params = [
+            ("Hidden layers", self.hidden_layers),
+            ("Activation", self.activation),
+            ("Dropout", self.dropout),
+            ("L2 regularisation", self.l2),
+            ("Genes", f"top {self.n_genes}" if self.keep_top_genes else "all"),
+            ("Epochs", self.epochs),
+            ("Batch size", self.batch_size),
+            ("Learning rate", self.learning_rate),
+            ("Early stopping", bool_str(self.early_stopping)),
+        ]
+        if self.early_stopping:
+            params += [("Validation fraction", self.validation_fraction),
+                       ("Patience", f"{self.patience} epochs")]
+        params += [("Balance classes", bool_str(self.balance_classes)),
+                   ("Replicable training", bool_str(self.replicable))]
+        return params
+
+    # Training
+    def update_model(self):
+        self.cancel_training_task()
+        self.show_fitting_failed(None)
+        self.Warning.training_notes.clear()
+        self.plot.clear()
+        self.model = None
+        if self.check_data():
+            self.start(train, self.data, self.learner)
+            self.cancel_button.setEnabled(True)
+        else:
+            self._send_model()
+
+    def cancel_training_task(self):
+        self.cancel()
+        self.cancel_button.setEnabled(False)
+
+    def cancel_training(self):
+        """The user stopped training: no model rather than a stale one."""
+        self.cancel_training_task()
+        self.model = None
+        self._send_model()
+
+    def on_partial_result(self, history):
+        self.plot.set_history(history)
+
+    def on_done(self, model):
+        self.cancel_button.setEnabled(False)
+        model.name = self.effective_learner_name()
+        model.instances = self.data
+        self.model = model
+        self.plot.clear()
+        self.plot.set_history(model.history)
+        notes = getattr(model, "training_notes", None)
+        self.Warning.training_notes("\n".join(notes), shown=bool(notes))
+        self._send_model()
+
+    def on_exception(self, ex):
+        self.cancel_button.setEnabled(False)
+        self.model = None
+        self.show_fitting_failed(ex)
+        self._send_model()
+
+    def onDeleteWidget(self):
+        self.shutdown()
+        super().onDeleteWidget()
+
+    # Report
+    def send_report(self):
+        super().send_report()
+        if not self.plot.is_empty:
+            self.report_plot("Training curves", self.plot)
+
+    @classmethod
+    def migrate_settings(cls, settings, version):
+        # version 1 is the first; later changes to settings are migrated here
+        pass
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from orangecontrib.neuralgene.datasets import path
+    WidgetPreview(OWNeuralGeneClassifier).run(Table(path("khan-srbct-train.tab.gz")))

@@ -1,0 +1,287 @@
+"""Neural Gene Classifier: Orange's learner and model around the network.
+
+Everything learned from data (gene selection, scaling, the network) is fitted
+inside ``fit`` on the training rows only, so cross-validation never leaks
+test samples into any step. No Qt here; TensorFlow is imported when a
+network is first trained or used.
+"""
+import copy
+import inspect
+import math
+import warnings
+from typing import List, Optional
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_selection import SelectKBest, f_classif
+from sklearn.model_selection import StratifiedShuffleSplit
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_sample_weight
+
+from Orange.classification import Learner, Model
+from Orange.data.filter import HasClass
+from Orange.preprocess import Continuize, RemoveNaNColumns, SklImpute
+
+from orangecontrib.neuralgene.network import (
+    NetworkSpec, TrainingConfig, TrainedNetwork, train_network)
+
+__all__ = ["NeuralGeneClassifierLearner", "NeuralGeneClassifierModel",
+           "DEFAULT_PARAMETERS", "ACTIVATIONS"]
+
+ACTIVATIONS = ("relu", "elu", "gelu", "selu", "tanh", "sigmoid")
+
+class NeuralGeneClassifierModel(Model):
+    """A trained network with the gene selection and scaling it was fitted
+    with; ``predict`` applies all three to new samples."""
+
+    def __init__(self, domain, network: TrainedNetwork,
+                 trained_classes: np.ndarray, selected_genes: np.ndarray,
+                 scaler: StandardScaler, gene_scores: np.ndarray,
+                 history: dict, best_epoch: int, training_notes: List[str]):
+        super().__init__(domain)
+        self.network = network
+        self.trained_classes = trained_classes
+        self.selected_genes = selected_genes
+        self.scaler = scaler
+        self.gene_scores = gene_scores
+        self.history = history
+        self.best_epoch = best_epoch
+        self.training_notes = training_notes
+
+    @property
+    def n_epochs_trained(self):
+        return len(self.history["loss"])
+
+    def predict(self, X):
+        X = _dense_float32(X)[:, self.selected_genes]
+        X = self.scaler.transform(X)
+        # the imputer of Orange's preprocessing fills missing values; what is
+        # still not finite (e.g. infinities) is set to the training mean
+        X[~np.isfinite(X)] = 0
+        probs = self.network.predict_proba(X)
+        all_classes = np.zeros((len(X), len(self.domain.class_var.values)))
+        all_classes[:, self.trained_classes] = probs
+        return all_classes
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(genes={len(self.selected_genes)}, "
+                f"classes={len(self.trained_classes)}, "
+                f"epochs={self.n_epochs_trained})")
+
+
+class NeuralGeneClassifierLearner(Learner):
+    """A regularised multilayer perceptron for samples × genes tables.
+
+    Parameters
+    ----------
+    hidden_layers : tuple of int
+        Number of neurons in each hidden layer.
+    activation : str
+        Activation of hidden neurons, one of ``ACTIVATIONS``.
+    dropout : float
+        Fraction of hidden neurons switched off at random in each step.
+    l2 : float
+        Strength of the L2 penalty on the weights.
+    n_genes : int or None
+        Keep the ``n_genes`` genes with the highest ANOVA F score on the
+        training samples; ``None`` keeps all genes.
+    epochs, batch_size, learning_rate :
+        Adam optimisation: passes over the data, samples per step, step size.
+    early_stopping : bool
+        Hold out a stratified ``validation_fraction`` of the training samples
+        and stop once their loss has not improved for ``patience`` epochs,
+        keeping the weights of the best epoch.
+    class_weight : "balanced" or None
+        Weight samples inversely to their class frequency.
+    random_state : int or None
+        Seed for replicable training; ``None`` gives a different network
+        on every fit.
+    preprocessors :
+        Orange preprocessors applied before the learner's own imputation,
+        one-hot encoding, gene selection and scaling (which always run).
+    """
+    __returns__ = NeuralGeneClassifierModel
+    name = "neural gene classifier"
+    supports_weights = True
+    preprocessors = (HasClass(), Continuize(), RemoveNaNColumns(),
+                     SklImpute())
+
+    def __init__(self, hidden_layers=(64,), activation="relu", dropout=0.5,
+                 l2=1e-4, n_genes=2000, epochs=200, batch_size=32,
+                 learning_rate=1e-3, early_stopping=True,
+                 validation_fraction=0.1, patience=20, class_weight=None,
+                 random_state=0, preprocessors=None):
+        super().__init__(preprocessors=preprocessors)
+        # a connected preprocessor adds to the default pipeline, so that
+        # e.g. a Normalize in the widget does not silently drop imputation
+        self.use_default_preprocessors = True
+        self.hidden_layers = hidden_layers
+        self.activation = activation
+        self.dropout = dropout
+        self.l2 = l2
+        self.n_genes = n_genes
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self._progress_callback = None
+        self._epoch_callback = None
+
+    @property
+    def params(self):
+        return {name: getattr(self, name) for name in DEFAULT_PARAMETERS}
+
+    def incompatibility_reason(self, domain):
+        if len(domain.class_vars) > 1:
+            return ("Neural Gene Classifier predicts one target at a time; "
+                    "choose one with Select Columns.")
+        if domain.class_var is None:
+            return ("Data has no target variable (e.g. tumour type); "
+                    "choose one with Select Columns.")
+        if not domain.class_var.is_discrete:
+            return (f"Neural Gene Classifier predicts categories, but the "
+                    f"target '{domain.class_var.name}' is numeric; choose a "
+                    f"categorical target with Select Columns.")
+        return None
+
+    def __call__(self, data, progress_callback=None, epoch_callback=None):
+        """Fit a model; ``epoch_callback(epoch, n_epochs, logs)`` is called
+        after every epoch and may raise to abort training."""
+        learner = self
+        if epoch_callback is not None or progress_callback is not None:
+            learner = copy.copy(self)
+            learner._progress_callback = progress_callback
+            learner._epoch_callback = epoch_callback
+        return super(NeuralGeneClassifierLearner, learner).__call__(
+            data, progress_callback)
+
+    def fit(self, X, Y, W=None):
+        self._check_parameters()
+        X = _dense_float32(X)
+        Y = np.asarray(Y).ravel()
+        if not np.all(np.isfinite(X)):
+            raise ValueError(
+                "The data contain infinite values; replace them (e.g. with "
+                "Preprocess or Formula) before training.")
+        trained_classes, y = np.unique(Y.astype(int), return_inverse=True)
+        if len(trained_classes) < 2:
+            raise ValueError(
+                "Training needs samples of at least two classes; these data "
+                "have only one.")
+        notes = []
+        weights = _sample_weights(W, y, self.class_weight)
+
+        selected, gene_scores = self._select_genes(X, y)
+        scaler = StandardScaler().fit(X[:, selected])
+        X = scaler.transform(X[:, selected]).astype(np.float32, copy=False)
+
+        seed = check_random_state(self.random_state).randint(2 ** 30)
+        train_rows, validation = self._validation_split(X, y, weights, seed,
+                                                        notes)
+        spec = NetworkSpec(
+            n_inputs=X.shape[1], n_classes=len(trained_classes),
+            hidden_layers=tuple(int(w) for w in
+                                np.atleast_1d(self.hidden_layers)),
+            activation=self.activation, dropout=float(self.dropout),
+            l2=float(self.l2))
+        config = TrainingConfig(
+            epochs=int(self.epochs), batch_size=int(self.batch_size),
+            learning_rate=float(self.learning_rate),
+            patience=int(self.patience), seed=seed)
+        outcome = train_network(
+            X[train_rows], y[train_rows], spec, config,
+            sample_weight=weights[train_rows], validation=validation,
+            epoch_callback=self._report_epoch)
+        return NeuralGeneClassifierModel(
+            None, outcome.network, trained_classes, selected, scaler,
+            gene_scores, outcome.history, outcome.best_epoch, notes)
+
+    def _report_epoch(self, epoch, n_epochs, logs):
+        if self._progress_callback is not None:
+            self._progress_callback(0.1 + 0.9 * epoch / n_epochs,
+                                    f"Epoch {epoch} of {n_epochs}")
+        if self._epoch_callback is not None:
+            self._epoch_callback(epoch, n_epochs, logs)
+
+    def _select_genes(self, X, y):
+        """Indices of the genes kept, and every gene's ANOVA F score."""
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            # constant genes and one-sample classes give undefined F scores
+            warnings.simplefilter("ignore")
+            scores, _ = f_classif(X, y)
+        scores = np.nan_to_num(scores, nan=0.0, posinf=0.0)
+        n_genes = X.shape[1] if self.n_genes is None else int(self.n_genes)
+        if n_genes >= X.shape[1]:
+            return np.arange(X.shape[1]), scores
+        selector = SelectKBest(lambda *_: scores, k=n_genes).fit(X, y)
+        return np.flatnonzero(selector.get_support()), scores
+
+    def _validation_split(self, X, y, weights, seed, notes):
+        """Rows to train on, and (X, y, weights) of a stratified validation
+        split for early stopping, or None where the data are too small."""
+        all_rows = np.arange(len(y))
+        if not self.early_stopping:
+            return all_rows, None
+        n_classes = y.max() + 1
+        n_validation = max(math.ceil(self.validation_fraction * len(y)),
+                           n_classes)
+        if np.bincount(y).min() < 2 or len(y) - n_validation < n_classes:
+            notes.append(
+                "Too few samples per class for a validation split: trained "
+                f"for all {self.epochs} epochs without early stopping.")
+            return all_rows, None
+        splitter = StratifiedShuffleSplit(
+            n_splits=1, test_size=n_validation, random_state=seed)
+        train_rows, validation_rows = next(splitter.split(X, y))
+        return train_rows, (X[validation_rows], y[validation_rows],
+                            weights[validation_rows])
+
+    def _check_parameters(self):
+        def fail(what):
+            raise ValueError(f"Neural Gene Classifier: {what}")
+
+        if not all(isinstance(w, (int, np.integer)) and w > 0
+                   for w in np.atleast_1d(self.hidden_layers)):
+            fail("hidden layers must be positive whole numbers of neurons, "
+                 f"not {self.hidden_layers!r}.")
+        if self.activation not in ACTIVATIONS:
+            fail(f"activation must be one of {', '.join(ACTIVATIONS)}.")
+        if not 0 <= self.dropout < 1:
+            fail("dropout must be at least 0 and below 1.")
+        if self.l2 < 0:
+            fail("L2 regularisation cannot be negative.")
+        if self.n_genes is not None and self.n_genes < 1:
+            fail("the number of genes to keep must be at least 1 "
+                 "(or None for all genes).")
+        if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
+            fail("epochs, batch size and patience must be at least 1.")
+        if not self.learning_rate > 0:
+            fail("the learning rate must be positive.")
+        if self.early_stopping and not 0 < self.validation_fraction < 1:
+            fail("the validation fraction must be between 0 and 1.")
+        if self.class_weight not in (None, "balanced"):
+            fail("class_weight must be 'balanced' or None.")
+
+
+DEFAULT_PARAMETERS = {
+    name: parameter.default for name, parameter in inspect.signature(
+        NeuralGeneClassifierLearner.__init__).parameters.items()
+    if name not in ("self", "preprocessors")}
+
+
+def _dense_float32(X):
+    if sp.issparse(X):
+        X = X.toarray()
+    return np.asarray(X, dtype=np.float32)
+
+
+def _sample_weights(W, y, class_weight):
+    weights = np.ones(len(y)) if W is None else np.asarray(W, float).ravel()
+    if class_weight == "balanced":
+        weights = weights * compute_sample_weight("balanced", y)
+    return weights.astype(np.float32)

@@ -1,0 +1,334 @@
+"""Keras network for gene expression classification: build, train, predict.
+
+Numpy in, numpy out; knows neither Orange nor Qt. TensorFlow is imported on
+first use, never at module import.
+"""
+import contextlib
+import os
+import threading
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+__all__ = ["NetworkSpec", "TrainingConfig", "TrainedNetwork", "train_network"]
+
+# Called after every epoch with (epoch, n_epochs, logs); raising aborts training.
+EpochCallback = Callable[[int, int, Dict[str, float]], None]
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Architecture of a multilayer perceptron with a softmax output."""
+    n_inputs: int
+    n_classes: int
+    hidden_layers: Tuple[int, ...]
+    activation: str
+    dropout: float
+    l2: float
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    patience: int
+    seed: int
+
+
+class TrainedNetwork:
+    """Trained weights with the architecture to apply them; pickles as numpy.
+
+    The Keras model used for prediction is rebuilt lazily and never pickled,
+    so a saved model loads without TensorFlow until it predicts.
+    """
+
+    def __init__(self, spec: NetworkSpec, weights: List[np.ndarray]):
+        self.spec = spec
+        self.weights = weights
+        self._keras_model = None
+        self._lock = threading.Lock()
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        if len(X) == 0:
+            return np.zeros((0, self.spec.n_classes))
+        with self._lock:
+            if self._keras_model is None:
+                self._keras_model = build_network(self.spec)
+                self._keras_model.set_weights(self.weights)
+            model = self._keras_model
+        probs = np.asarray(model(X, training=False), dtype=np.float64)
+        # softmax in float32 leaves rows a hair away from summing to one;
+        # cumsum adds in a fixed order, so results do not depend on memory
+        # alignment (np.sum's SIMD path does)
+        return probs / np.cumsum(probs, axis=1)[:, -1:]
+
+    def __getstate__(self):
+        return {"spec": self.spec, "weights": self.weights}
+
+    def __setstate__(self, state):
+        self.__init__(state["spec"], state["weights"])
+
+
+# ---------------------------------------------------------------------------
+# TensorFlow and Keras, imported on first use
+
+def _keras():
+    """Import TensorFlow and Keras quietly (their C++ logging goes to fd 2)."""
+    import sys
+    if "tensorflow" not in sys.modules:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        with _silenced_stderr():
+            import tensorflow  # pylint: disable=unused-import
+    import keras
+    return keras
+
+
+@contextlib.contextmanager
+def _silenced_stderr():
+    try:
+        saved = os.dup(2)
+    except OSError:  # no real stderr (e.g. embedded interpreter)
+        yield
+        return
+    with open(os.devnull, "w", encoding="utf-8") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def build_network(spec: NetworkSpec):
+    keras = _keras()
+    regularizer = keras.regularizers.L2(spec.l2) if spec.l2 > 0 else None
+    layers = [keras.Input(shape=(spec.n_inputs,))]
+    for width in spec.hidden_layers:
+        layers.append(keras.layers.Dense(
+            width, activation=spec.activation,
+            kernel_regularizer=regularizer))
+        if spec.dropout > 0:
+            layers.append(keras.layers.Dropout(spec.dropout))
+    layers.append(keras.layers.Dense(
+        spec.n_classes, activation="softmax", kernel_regularizer=regularizer))
+    return keras.Sequential(layers)
+
+
+# ---------------------------------------------------------------------------
+# Training
+
+@dataclass
+class TrainingOutcome:
+    network: TrainedNetwork
+    history: Dict[str, List[float]]
+    best_epoch: int
+
+
+def train_network(X: np.ndarray, y: np.ndarray, spec: NetworkSpec,
+                  config: TrainingConfig,
+                  sample_weight: Optional[np.ndarray] = None,
+                  validation: Optional[Tuple[np.ndarray, np.ndarray,
+                                             Optional[np.ndarray]]] = None,
+                  epoch_callback: Optional[EpochCallback] = None
+                  ) -> TrainingOutcome:
+    """Train a network on integer class labels ``y`` in ``0..n_classes-1``.
+
+    With ``validation`` (X, y, weights), training stops once the validation
+    loss has not improved for ``config.patience`` epochs and the weights of
+    the best epoch are restored.
+    """
+    trainer = _TrainerPool.take(spec)
+    try:
+        return trainer.train(X, y, config, sample_weight, validation,
+                             epoch_callback)
+    finally:
+        _TrainerPool.give_back(trainer)
+
+
+class _TrainerPool:
+    """Idle trainers by architecture, so that cross-validation folds reuse one
+    traced training step instead of paying Keras's build and tracing costs
+    on every fold. A trainer is used by one thread at a time."""
+    _idle: Dict[NetworkSpec, "_Trainer"] = {}
+    _lock = threading.Lock()
+    max_idle = 4
+
+    @classmethod
+    def take(cls, spec: NetworkSpec) -> "_Trainer":
+        with cls._lock:
+            trainer = cls._idle.pop(spec, None)
+        return trainer if trainer is not None else _Trainer(spec)
+
+    @classmethod
+    def give_back(cls, trainer: "_Trainer"):
+        with cls._lock:
+            cls._idle.pop(trainer.spec, None)
+            cls._idle[trainer.spec] = trainer
+            while len(cls._idle) > cls.max_idle:
+                del cls._idle[next(iter(cls._idle))]
+
+
+class _Trainer:
+    """A Keras model, its optimizer and one traced epoch of training.
+
+    Every epoch, batches included, runs as a single ``tf.function`` call:
+    Keras's ``fit`` spends tens of milliseconds per epoch in Python and
+    callbacks, which dominates on expression data of a few hundred samples.
+    """
+
+    def __init__(self, spec: NetworkSpec):
+        keras = _keras()
+        import tensorflow as tf
+
+        self.spec = spec
+        self.model = build_network(spec)
+        self.optimizer = keras.optimizers.Adam()
+        self.optimizer.build(self.model.trainable_variables)
+        self._best_weights = [
+            tf.Variable(v, trainable=False)
+            for v in self.model.trainable_variables]
+
+        features = tf.TensorSpec([None, spec.n_inputs], tf.float32)
+        labels = tf.TensorSpec([None], tf.int32)
+        weights = tf.TensorSpec([None], tf.float32)
+        self._run_epoch = tf.function(
+            self._epoch, jit_compile=False, input_signature=[
+                features, labels, weights, features, labels, weights,
+                tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int32)])
+        self._keep_best = tf.function(self._copy_weights(to_best=True))
+        self._restore_best = tf.function(self._copy_weights(to_best=False))
+
+    def _copy_weights(self, to_best):
+        def copy():
+            for live, best in zip(self.model.trainable_variables,
+                                  self._best_weights):
+                if to_best:
+                    best.assign(live)
+                else:
+                    live.assign(best)
+        return copy
+
+    def _weighted_loss(self, X, y, w, training):
+        import keras
+        import tensorflow as tf
+
+        probs = self.model(X, training=training)
+        per_sample = keras.losses.sparse_categorical_crossentropy(y, probs)
+        total_weight = tf.maximum(tf.reduce_sum(w), 1e-12)
+        loss = tf.reduce_sum(per_sample * w) / total_weight
+        if self.model.losses:
+            loss += tf.add_n(self.model.losses)
+        hits = tf.cast(
+            tf.equal(tf.argmax(probs, axis=1, output_type=tf.int32), y),
+            tf.float32)
+        accuracy = tf.reduce_sum(hits * w) / total_weight
+        return loss, accuracy
+
+    def _epoch(self, X, y, w, X_val, y_val, w_val, batch_size, seed):
+        import tensorflow as tf
+
+        n = tf.shape(X)[0]
+        order = tf.random.experimental.stateless_shuffle(tf.range(n), seed)
+        variables = self.model.trainable_variables
+        loss_sum = tf.constant(0.0)
+        accuracy_sum = tf.constant(0.0)
+        for start in tf.range(0, n, batch_size):
+            batch = order[start:start + batch_size]
+            X_batch = tf.gather(X, batch)
+            y_batch = tf.gather(y, batch)
+            w_batch = tf.gather(w, batch)
+            with tf.GradientTape() as tape:
+                loss, accuracy = self._weighted_loss(
+                    X_batch, y_batch, w_batch, training=True)
+            gradients = tape.gradient(loss, variables)
+            self.optimizer.apply_gradients(zip(gradients, variables))
+            size = tf.cast(tf.shape(batch)[0], tf.float32)
+            loss_sum += loss * size
+            accuracy_sum += accuracy * size
+        n_float = tf.cast(n, tf.float32)
+        val_loss, val_accuracy = self._weighted_loss(
+            X_val, y_val, w_val, training=False)
+        return tf.stack([loss_sum / n_float, accuracy_sum / n_float,
+                         val_loss, val_accuracy])
+
+    def _reset(self, config: TrainingConfig):
+        """Fresh weights and optimizer state, the same for a given seed
+        whether this trainer is new or reused."""
+        keras = _keras()
+        import tensorflow as tf
+
+        for i, layer in enumerate(self.model.layers):
+            if isinstance(layer, keras.layers.Dense):
+                layer.kernel.assign(keras.initializers.GlorotUniform(
+                    seed=config.seed + i)(layer.kernel.shape))
+                layer.bias.assign(tf.zeros_like(layer.bias))
+            elif isinstance(layer, keras.layers.Dropout):
+                layer.seed_generator.state.assign(
+                    tf.constant([config.seed + i, 0], dtype=tf.int64)
+                    if layer.seed_generator.state.dtype == tf.int64 else
+                    [config.seed + i, 0])
+        for variable in self.optimizer.variables:
+            variable.assign(tf.zeros_like(variable))
+        self.optimizer.learning_rate = config.learning_rate
+
+    def train(self, X, y, config, sample_weight, validation, epoch_callback):
+        import tensorflow as tf
+
+        self._reset(config)
+        X = tf.convert_to_tensor(np.asarray(X, dtype=np.float32))
+        y = tf.convert_to_tensor(np.asarray(y, dtype=np.int32))
+        w = tf.convert_to_tensor(_weights_or_ones(sample_weight, len(y)))
+        if validation is not None:
+            X_val, y_val, w_val = validation
+            X_val = tf.convert_to_tensor(np.asarray(X_val, dtype=np.float32))
+            w_val = tf.convert_to_tensor(_weights_or_ones(w_val, len(y_val)))
+            y_val = tf.convert_to_tensor(np.asarray(y_val, dtype=np.int32))
+        else:
+            X_val = tf.zeros((0, self.spec.n_inputs), tf.float32)
+            y_val = tf.zeros((0,), tf.int32)
+            w_val = tf.zeros((0,), tf.float32)
+        batch_size = tf.constant(
+            max(1, min(config.batch_size, len(y))), tf.int32)
+
+        history = {"loss": [], "accuracy": []}
+        if validation is not None:
+            history.update(val_loss=[], val_accuracy=[])
+        best_loss, best_epoch = np.inf, 0
+        for epoch in range(1, config.epochs + 1):
+            seed = tf.constant([config.seed, epoch], tf.int32)
+            loss, accuracy, val_loss, val_accuracy = self._run_epoch(
+                X, y, w, X_val, y_val, w_val, batch_size, seed).numpy()
+            logs = {"loss": float(loss), "accuracy": float(accuracy)}
+            if validation is not None:
+                logs.update(val_loss=float(val_loss),
+                            val_accuracy=float(val_accuracy))
+            for key, value in logs.items():
+                history[key].append(value)
+            if epoch_callback is not None:
+                epoch_callback(epoch, config.epochs, logs)
+            if not np.isfinite(loss):
+                raise FloatingPointError(
+                    "Training diverged (the loss became infinite or "
+                    "undefined); lower the learning rate.")
+            if validation is not None:
+                if val_loss < best_loss:
+                    best_loss, best_epoch = val_loss, epoch
+                    self._keep_best()
+                elif epoch - best_epoch >= config.patience:
+                    break
+        if validation is not None and best_epoch:
+            self._restore_best()
+        else:
+            best_epoch = len(history["loss"])
+        weights = [np.array(v) for v in self.model.get_weights()]
+        return TrainingOutcome(TrainedNetwork(self.spec, weights), history,
+                               best_epoch)
+
+
+def _weights_or_ones(weights: Optional[Sequence[float]], n: int):
+    if weights is None:
+        return np.ones(n, dtype=np.float32)
+    return np.asarray(weights, dtype=np.float32)

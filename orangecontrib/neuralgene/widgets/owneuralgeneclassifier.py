@@ -287,6 +287,8 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
         self.model = model
         self.plot.clear()
         self.plot.set_history(model.history)
+        if "val_loss" in model.history:  # early stopping kept the best epoch's weights
+            self.plot.set_best_epoch(model.best_epoch)
         notes = getattr(model, "training_notes", None)
         self.Warning.training_notes("\n".join(notes), shown=bool(notes))
         self._send_model()

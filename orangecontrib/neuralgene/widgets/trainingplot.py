@@ -1,6 +1,7 @@
 """Loss and accuracy per epoch, for training and validation samples."""
 import pyqtgraph as pg
 from AnyQt.QtCore import Qt, QSize
+from AnyQt.QtGui import QPalette
 
 from Orange.widgets.visualize.utils.plotutils import GraphicsView, PlotItem
 
@@ -21,23 +22,25 @@ class TrainingPlot(GraphicsView):
         layout = pg.GraphicsLayout()
         layout.setContentsMargins(8, 8, 8, 8)
         self.setCentralItem(layout)
-        self.loss_plot = self._add_plot(layout, "Loss")
+        # legends go where curves rarely are: loss falls, accuracy rises
+        self.loss_plot = self._add_plot(layout, "Loss", legend_offset=(-10, 10))
         layout.nextRow()
-        self.accuracy_plot = self._add_plot(layout, "Accuracy")
+        self.accuracy_plot = self._add_plot(
+            layout, "Accuracy", legend_offset=(-10, -10))
         self.accuracy_plot.setXLink(self.loss_plot)
-        self.accuracy_plot.setYRange(0, 1)
+        self.accuracy_plot.setYRange(0, 1, padding=0.04)
         self.accuracy_plot.enableAutoRange(y=False)
         self._curves = {}
 
-    @staticmethod
-    def _add_plot(layout, quantity):
+    def _add_plot(self, layout, quantity, legend_offset):
         plot = PlotItem(enableMenu=False)
         plot.setLabel("bottom", "Epoch")
         plot.setLabel("left", quantity)
         plot.showGrid(x=True, y=True, alpha=0.15)
         plot.setMouseEnabled(x=False, y=False)
         plot.hideButtons()
-        plot.addLegend(offset=(-10, 10))
+        plot.addLegend(offset=legend_offset,
+                       labelTextColor=self.palette().color(QPalette.ColorRole.Text))
         layout.addItem(plot)
         return plot
 
@@ -62,6 +65,15 @@ class TrainingPlot(GraphicsView):
             if key not in self._curves:
                 self._curves[key] = self._add_curve(key)
             self._curves[key].setData(range(1, len(values) + 1), values)
+
+    def set_best_epoch(self, epoch):
+        """Mark the epoch whose weights the model keeps (early stopping)."""
+        for plot in (self.loss_plot, self.accuracy_plot):
+            line = pg.InfiniteLine(
+                epoch, pen=pg.mkPen("#777777", width=1, style=Qt.PenStyle.DotLine),
+                label="best epoch" if plot is self.loss_plot else None,
+                labelOpts={"position": 0.9, "color": "#555555"})
+            plot.addItem(line)
 
     def _add_curve(self, key):
         label, colour, style = CURVES[key]

@@ -15,10 +15,9 @@ from Orange.widgets.utils.widgetpreview import WidgetPreview
 from Orange.widgets.widget import Msg
 
 from orangecontrib.neuralgene.learner import (
-    ACTIVATIONS, DEFAULT_PARAMETERS, NeuralGeneClassifierLearner)
+    ACTIVATIONS, DEFAULT_PARAMETERS as DEFAULTS, NeuralGeneClassifierLearner)
 from orangecontrib.neuralgene.widgets.trainingplot import TrainingPlot
 
-DEFAULTS = DEFAULT_PARAMETERS
 # Replicable training needs some fixed seed even if the learner's default is None
 REPLICABLE_SEED = DEFAULTS["random_state"] if DEFAULTS["random_state"] is not None else 0
 PLOT_UPDATE_INTERVAL = 0.05  # seconds; live curves refresh at most 20 times a second

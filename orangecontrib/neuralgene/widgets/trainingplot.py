@@ -72,7 +72,8 @@ class TrainingPlot(GraphicsView):
             line = pg.InfiniteLine(
                 epoch, pen=pg.mkPen("#777777", width=1, style=Qt.PenStyle.DotLine),
                 label="best epoch" if plot is self.loss_plot else None,
-                labelOpts={"position": 0.9, "color": "#555555"})
+                labelOpts={"position": 0.55, "color": "#555555",
+                           "rotateAxis": (1, 0)})
             plot.addItem(line)
 
     def _add_curve(self, key):

@@ -24,7 +24,7 @@ from Orange.data.filter import HasClass
 from Orange.preprocess import Continuize, RemoveNaNColumns, SklImpute
 
 from orangecontrib.neuralgene.network import (
-    NetworkSpec, TrainingConfig, TrainedNetwork, train_network)
+    NetworkSpec, TrainingConfig, TrainedNetwork, float32_copy, train_network)
 
 __all__ = ["NeuralGeneClassifierLearner", "NeuralGeneClassifierModel",
            "DEFAULT_PARAMETERS", "ACTIVATIONS"]
@@ -33,7 +33,15 @@ ACTIVATIONS = ("relu", "elu", "gelu", "selu", "tanh", "sigmoid")
 
 # Orange's usual preprocessing, each step skipped where it would change
 # nothing: rebuilding a table of a few thousand genes costs a fifth of a
-# second per step, paid on every fold of a cross-validation.
+# second per step, paid on every fold of a cross-validation, and a copy of
+# the whole table.
+
+class RowsWithClass(HasClass):
+    def __call__(self, data):
+        if not np.isnan(data.Y).any():
+            return data
+        return super().__call__(data)
+
 
 class OneHotCategorical(Continuize):
     def __call__(self, data):
@@ -81,7 +89,7 @@ class NeuralGeneClassifierModel(Model):
         return len(self.history["loss"])
 
     def predict(self, X):
-        X = _dense_float32(X)[:, self.selected_genes]
+        X = _dense_float32(X[:, self.selected_genes])
         X = self.scaler.transform(X)
         # the imputer of Orange's preprocessing fills missing values; what is
         # still not finite (e.g. infinities) is set to the training mean
@@ -131,7 +139,7 @@ class NeuralGeneClassifierLearner(Learner):
     __returns__ = NeuralGeneClassifierModel
     name = "neural gene classifier"
     supports_weights = True
-    preprocessors = (HasClass(), OneHotCategorical(), RemoveEmptyGenes(),
+    preprocessors = (RowsWithClass(), OneHotCategorical(), RemoveEmptyGenes(),
                      ImputeMissingValues())
 
     def __init__(self, hidden_layers=(64,), activation="relu", dropout=0.5,
@@ -204,12 +212,10 @@ class NeuralGeneClassifierLearner(Learner):
         weights = _sample_weights(W, y, self.class_weight)
 
         selected, gene_scores = self._select_genes(X, y)
-        scaler = StandardScaler().fit(X[:, selected])
-        X = scaler.transform(X[:, selected]).astype(np.float32, copy=False)
+        X, scaler = _standardize(X, selected)
 
         seed = check_random_state(self.random_state).randint(2 ** 30)
-        train_rows, validation = self._validation_split(X, y, weights, seed,
-                                                        notes)
+        train_rows, validation_rows = self._validation_split(y, seed, notes)
         spec = NetworkSpec(
             n_inputs=X.shape[1], n_classes=len(trained_classes),
             hidden_layers=tuple(int(w) for w in
@@ -221,8 +227,8 @@ class NeuralGeneClassifierLearner(Learner):
             learning_rate=float(self.learning_rate),
             patience=int(self.patience), seed=seed)
         outcome = train_network(
-            X[train_rows], y[train_rows], spec, config,
-            sample_weight=weights[train_rows], validation=validation,
+            X, y, spec, config, sample_weight=weights, train_rows=train_rows,
+            validation_rows=validation_rows,
             epoch_callback=self._report_epoch)
         return NeuralGeneClassifierModel(
             None, outcome.network, trained_classes, selected, scaler,
@@ -236,21 +242,18 @@ class NeuralGeneClassifierLearner(Learner):
             self._epoch_callback(epoch, n_epochs, logs)
 
     def _select_genes(self, X, y):
-        """Indices of the genes kept, and every gene's ANOVA F score."""
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            # constant genes and one-sample classes give undefined F scores
-            warnings.simplefilter("ignore")
-            scores, _ = f_classif(X, y)
-        scores = np.nan_to_num(scores, nan=0.0, posinf=0.0)
+        """Indices of the genes kept, and every gene's ANOVA F score (None
+        when all genes are kept)."""
         n_genes = X.shape[1] if self.n_genes is None else int(self.n_genes)
         if n_genes >= X.shape[1]:
-            return np.arange(X.shape[1]), scores
+            return np.arange(X.shape[1]), None
+        scores = _anova_f_scores(X, y)
         selector = SelectKBest(lambda *_: scores, k=n_genes).fit(X, y)
         return np.flatnonzero(selector.get_support()), scores
 
-    def _validation_split(self, X, y, weights, seed, notes):
-        """Rows to train on, and (X, y, weights) of a stratified validation
-        split for early stopping, or None where the data are too small."""
+    def _validation_split(self, y, seed, notes):
+        """Rows to train on and rows of a stratified validation split for
+        early stopping (None where the data are too small for one)."""
         all_rows = np.arange(len(y))
         if not self.early_stopping:
             return all_rows, None
@@ -264,9 +267,7 @@ class NeuralGeneClassifierLearner(Learner):
             return all_rows, None
         splitter = StratifiedShuffleSplit(
             n_splits=1, test_size=n_validation, random_state=seed)
-        train_rows, validation_rows = next(splitter.split(X, y))
-        return train_rows, (X[validation_rows], y[validation_rows],
-                            weights[validation_rows])
+        return next(splitter.split(np.zeros((len(y), 1)), y))
 
     def _check_parameters(self):
         def fail(what):
@@ -301,10 +302,39 @@ DEFAULT_PARAMETERS = {
     if name not in ("self", "preprocessors")}
 
 
+# Genes (for scores) or samples (for scaling) at a time: the statistics need
+# temporaries as large as the data they see, and expression tables can be
+# gigabytes.
+_CHUNK_ELEMENTS = 2 ** 24
+
+
+def _anova_f_scores(X, y):
+    step = max(1, _CHUNK_ELEMENTS // max(1, len(X)))
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        # constant genes and one-sample classes give undefined F scores
+        warnings.simplefilter("ignore")
+        scores = np.concatenate([f_classif(X[:, start:start + step], y)[0]
+                                 for start in range(0, X.shape[1], step)])
+    return np.nan_to_num(scores, nan=0.0, posinf=0.0)
+
+
+def _standardize(X, selected):
+    """Kept genes of X (fit's own copy) scaled in place to zero mean and
+    unit variance, and the fitted scaler."""
+    if len(selected) < X.shape[1]:
+        X = X[:, selected]
+    scaler = StandardScaler(copy=False)
+    step = max(1, _CHUNK_ELEMENTS // max(1, X.shape[1]))
+    for start in range(0, len(X), step):
+        scaler.partial_fit(X[start:start + step])
+    return scaler.transform(X), scaler
+
+
 def _dense_float32(X):
+    """A float32 copy of X that fit may change in place."""
     if sp.issparse(X):
-        X = X.toarray()
-    return np.asarray(X, dtype=np.float32)
+        X = X.tocsr()
+    return float32_copy(X)
 
 
 def _sample_weights(W, y, class_weight):

@@ -11,7 +11,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["NetworkSpec", "TrainingConfig", "TrainedNetwork", "train_network"]
+__all__ = ["NetworkSpec", "TrainingConfig", "TrainedNetwork", "train_network",
+           "float32_copy"]
 
 # Called after every epoch with (epoch, n_epochs, logs); raising aborts training.
 EpochCallback = Callable[[int, int, Dict[str, float]], None]
@@ -72,6 +73,34 @@ class TrainedNetwork:
         self.__init__(state["spec"], state["weights"])
 
 
+# TensorFlow shares (rather than copies) the memory of arrays aligned to this
+_TENSOR_ALIGNMENT = 64
+_ROWS_PER_COPY = 1024
+
+
+def float32_copy(X) -> np.ndarray:
+    """A C-ordered float32 copy of a dense or sparse matrix, in memory that
+    training can hand to TensorFlow without copying it again."""
+    shape = X.shape
+    n_bytes = int(np.prod(shape)) * 4
+    buffer = np.empty(n_bytes + _TENSOR_ALIGNMENT, dtype=np.uint8)
+    offset = -buffer.ctypes.data % _TENSOR_ALIGNMENT
+    copy = buffer[offset:offset + n_bytes].view(np.float32).reshape(shape)
+    for start in range(0, shape[0], _ROWS_PER_COPY):
+        rows = X[start:start + _ROWS_PER_COPY]
+        copy[start:start + _ROWS_PER_COPY] = (
+            rows.toarray() if hasattr(rows, "toarray") else rows)
+    return copy
+
+
+def _as_tensor(X: np.ndarray):
+    import tensorflow as tf
+    if (X.dtype == np.float32 and X.flags.c_contiguous
+            and X.ctypes.data % _TENSOR_ALIGNMENT == 0):
+        return tf.experimental.dlpack.from_dlpack(X.__dlpack__())
+    return tf.convert_to_tensor(np.asarray(X, dtype=np.float32))
+
+
 # ---------------------------------------------------------------------------
 # TensorFlow and Keras, imported on first use
 
@@ -130,20 +159,23 @@ class TrainingOutcome:
 def train_network(X: np.ndarray, y: np.ndarray, spec: NetworkSpec,
                   config: TrainingConfig,
                   sample_weight: Optional[np.ndarray] = None,
-                  validation: Optional[Tuple[np.ndarray, np.ndarray,
-                                             Optional[np.ndarray]]] = None,
+                  train_rows: Optional[np.ndarray] = None,
+                  validation_rows: Optional[np.ndarray] = None,
                   epoch_callback: Optional[EpochCallback] = None
                   ) -> TrainingOutcome:
     """Train a network on integer class labels ``y`` in ``0..n_classes-1``.
 
-    With ``validation`` (X, y, weights), training stops once the validation
-    loss has not improved for ``config.patience`` epochs and the weights of
-    the best epoch are restored.
+    Trains on ``train_rows`` of X (default: all). With ``validation_rows``,
+    training stops once their loss has not improved for ``config.patience``
+    epochs and the weights of the best epoch are restored. Rows are picked
+    inside the training graph, so X is never copied in parts.
     """
+    if train_rows is None:
+        train_rows = np.arange(len(y))
     trainer = _TrainerPool.take(spec)
     try:
-        return trainer.train(X, y, config, sample_weight, validation,
-                             epoch_callback)
+        return trainer.train(X, y, config, sample_weight, train_rows,
+                             validation_rows, epoch_callback)
     finally:
         _TrainerPool.give_back(trainer)
 
@@ -196,7 +228,7 @@ class _Trainer:
         weights = tf.TensorSpec([None], tf.float32)
         self._run_epoch = tf.function(
             self._epoch, jit_compile=False, input_signature=[
-                features, labels, weights, features, labels, weights,
+                features, labels, weights, labels, features, labels, weights,
                 tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int32)])
         self._keep_best = tf.function(self._copy_weights(to_best=True))
         self._restore_best = tf.function(self._copy_weights(to_best=False))
@@ -227,11 +259,11 @@ class _Trainer:
         accuracy = tf.reduce_sum(hits * w) / total_weight
         return loss, accuracy
 
-    def _epoch(self, X, y, w, X_val, y_val, w_val, batch_size, seed):
+    def _epoch(self, X, y, w, rows, X_val, y_val, w_val, batch_size, seed):
         import tensorflow as tf
 
-        n = tf.shape(X)[0]
-        order = tf.random.experimental.stateless_shuffle(tf.range(n), seed)
+        n = tf.shape(rows)[0]
+        order = tf.random.experimental.stateless_shuffle(rows, seed)
         variables = self.model.trainable_variables
         loss_sum = tf.constant(0.0)
         accuracy_sum = tf.constant(0.0)
@@ -274,35 +306,36 @@ class _Trainer:
             variable.assign(tf.zeros_like(variable))
         self.optimizer.learning_rate = config.learning_rate
 
-    def train(self, X, y, config, sample_weight, validation, epoch_callback):
+    def train(self, X, y, config, sample_weight, train_rows,
+              validation_rows, epoch_callback):
         import tensorflow as tf
 
         self._reset(config)
-        X = tf.convert_to_tensor(np.asarray(X, dtype=np.float32))
+        w = _weights_or_ones(sample_weight, len(y))
+        validation = validation_rows is not None
+        rows = validation_rows if validation else []
+        X_val = tf.convert_to_tensor(
+            np.asarray(X[rows], np.float32).reshape(-1, self.spec.n_inputs))
+        y_val = tf.convert_to_tensor(np.asarray(y, np.int32)[rows])
+        w_val = tf.convert_to_tensor(w[rows])
+        X = _as_tensor(X)
         y = tf.convert_to_tensor(np.asarray(y, dtype=np.int32))
-        w = tf.convert_to_tensor(_weights_or_ones(sample_weight, len(y)))
-        if validation is not None:
-            X_val, y_val, w_val = validation
-            X_val = tf.convert_to_tensor(np.asarray(X_val, dtype=np.float32))
-            w_val = tf.convert_to_tensor(_weights_or_ones(w_val, len(y_val)))
-            y_val = tf.convert_to_tensor(np.asarray(y_val, dtype=np.int32))
-        else:
-            X_val = tf.zeros((0, self.spec.n_inputs), tf.float32)
-            y_val = tf.zeros((0,), tf.int32)
-            w_val = tf.zeros((0,), tf.float32)
+        w = tf.convert_to_tensor(w)
+        train_rows = tf.convert_to_tensor(np.asarray(train_rows, np.int32))
         batch_size = tf.constant(
-            max(1, min(config.batch_size, len(y))), tf.int32)
+            max(1, min(config.batch_size, len(train_rows))), tf.int32)
 
         history = {"loss": [], "accuracy": []}
-        if validation is not None:
+        if validation:
             history.update(val_loss=[], val_accuracy=[])
         best_loss, best_epoch = np.inf, 0
         for epoch in range(1, config.epochs + 1):
             seed = tf.constant([config.seed, epoch], tf.int32)
             loss, accuracy, val_loss, val_accuracy = self._run_epoch(
-                X, y, w, X_val, y_val, w_val, batch_size, seed).numpy()
+                X, y, w, train_rows, X_val, y_val, w_val, batch_size,
+                seed).numpy()
             logs = {"loss": float(loss), "accuracy": float(accuracy)}
-            if validation is not None:
+            if validation:
                 logs.update(val_loss=float(val_loss),
                             val_accuracy=float(val_accuracy))
             for key, value in logs.items():
@@ -313,13 +346,13 @@ class _Trainer:
                 raise FloatingPointError(
                     "Training diverged (the loss became infinite or "
                     "undefined); lower the learning rate.")
-            if validation is not None:
+            if validation:
                 if val_loss < best_loss:
                     best_loss, best_epoch = val_loss, epoch
                     self._keep_best()
                 elif epoch - best_epoch >= config.patience:
                     break
-        if validation is not None and best_epoch:
+        if validation and best_epoch:
             self._restore_best()
         else:
             best_epoch = len(history["loss"])

@@ -133,16 +133,12 @@ def _silenced_stderr():
 
 def build_network(spec: NetworkSpec):
     keras = _keras()
-    regularizer = keras.regularizers.L2(spec.l2) if spec.l2 > 0 else None
     layers = [keras.Input(shape=(spec.n_inputs,))]
     for width in spec.hidden_layers:
-        layers.append(keras.layers.Dense(
-            width, activation=spec.activation,
-            kernel_regularizer=regularizer))
+        layers.append(keras.layers.Dense(width, activation=spec.activation))
         if spec.dropout > 0:
             layers.append(keras.layers.Dropout(spec.dropout))
-    layers.append(keras.layers.Dense(
-        spec.n_classes, activation="softmax", kernel_regularizer=regularizer))
+    layers.append(keras.layers.Dense(spec.n_classes, activation="softmax"))
     return keras.Sequential(layers)
 
 
@@ -168,7 +164,8 @@ def train_network(X: np.ndarray, y: np.ndarray, spec: NetworkSpec,
     Trains on ``train_rows`` of X (default: all). With ``validation_rows``,
     training stops once their loss has not improved for ``config.patience``
     epochs and the weights of the best epoch are restored. Rows are picked
-    inside the training graph, so X is never copied in parts.
+    inside the training graph, so X is never copied in parts. The losses
+    reported are weighted cross-entropies, without the L2 penalty.
     """
     if train_rows is None:
         train_rows = np.arange(len(y))
@@ -251,8 +248,6 @@ class _Trainer:
         per_sample = keras.losses.sparse_categorical_crossentropy(y, probs)
         total_weight = tf.maximum(tf.reduce_sum(w), 1e-12)
         loss = tf.reduce_sum(per_sample * w) / total_weight
-        if self.model.losses:
-            loss += tf.add_n(self.model.losses)
         hits = tf.cast(
             tf.equal(tf.argmax(probs, axis=1, output_type=tf.int32), y),
             tf.float32)
@@ -276,6 +271,13 @@ class _Trainer:
                 loss, accuracy = self._weighted_loss(
                     X_batch, y_batch, w_batch, training=True)
             gradients = tape.gradient(loss, variables)
+            if self.spec.l2 > 0:
+                # the L2 penalty's gradient added directly: as a Keras
+                # regularizer it costs two more passes over the weights
+                # per step, a third of the step on wide data
+                gradients = [
+                    g + (2 * self.spec.l2) * v if len(v.shape) == 2 else g
+                    for g, v in zip(gradients, variables)]
             self.optimizer.apply_gradients(zip(gradients, variables))
             size = tf.cast(tf.shape(batch)[0], tf.float32)
             loss_sum += loss * size

@@ -20,9 +20,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
 
 from Orange.classification import Learner, Model
+from Orange.data import DiscreteVariable, Variable
 from Orange.data.filter import HasClass
 from Orange.preprocess import Continuize, RemoveNaNColumns, SklImpute
+from Orange.preprocess.score import LearnerScorer
 
+from orangecontrib.neuralgene.importance import gene_importance
 from orangecontrib.neuralgene.network import (
     NetworkSpec, TrainingConfig, TrainedNetwork, float32_copy, train_network)
 
@@ -88,12 +91,17 @@ class NeuralGeneClassifierModel(Model):
     def n_epochs_trained(self):
         return len(self.history["loss"])
 
-    def predict(self, X):
+    def network_input(self, X):
+        """What the network sees of samples X: the kept genes, scaled."""
         X = _dense_float32(X[:, self.selected_genes])
         X = self.scaler.transform(X)
         # the imputer of Orange's preprocessing fills missing values; what is
         # still not finite (e.g. infinities) is set to the training mean
         X[~np.isfinite(X)] = 0
+        return X
+
+    def predict(self, X):
+        X = self.network_input(X)
         probs = self.network.predict_proba(X)
         all_classes = np.zeros((len(X), len(self.domain.class_var.values)))
         all_classes[:, self.trained_classes] = probs
@@ -105,7 +113,7 @@ class NeuralGeneClassifierModel(Model):
                 f"epochs={self.n_epochs_trained})")
 
 
-class NeuralGeneClassifierLearner(Learner):
+class NeuralGeneClassifierLearner(Learner, LearnerScorer):
     """A regularised multilayer perceptron for samples × genes tables.
 
     Parameters
@@ -141,6 +149,9 @@ class NeuralGeneClassifierLearner(Learner):
     supports_weights = True
     preprocessors = (RowsWithClass(), OneHotCategorical(), RemoveEmptyGenes(),
                      ImputeMissingValues())
+    # what Rank may score with it: genes of any type, categorical targets
+    feature_type = Variable
+    class_type = DiscreteVariable
 
     def __init__(self, hidden_layers=(64,), activation="relu", dropout=0.5,
                  l2=1e-4, n_genes=200, epochs=200, batch_size=32,
@@ -194,6 +205,12 @@ class NeuralGeneClassifierLearner(Learner):
             learner._epoch_callback = epoch_callback
         return super(NeuralGeneClassifierLearner, learner).__call__(
             data, progress_callback)
+
+    def score(self, data):
+        """Overall importance of every gene, for Rank; see ``importance``.
+        Orange's LearnerScorer maps the model's columns back to data's."""
+        model = self(data)
+        return gene_importance(model, data).overall, model.domain.attributes
 
     def fit(self, X, Y, W=None):
         self._check_parameters()

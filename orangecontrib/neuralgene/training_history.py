@@ -1,0 +1,28 @@
+"""Loss and accuracy per epoch of a trained model, as a table for Line Plot
+or Save Data. No Qt here."""
+import numpy as np
+
+from Orange.data import ContinuousVariable, Domain, Table
+
+__all__ = ["training_history_table"]
+
+# Column names by the history key they show, in table order
+COLUMNS = {
+    "loss": "Training loss",
+    "accuracy": "Training accuracy",
+    "val_loss": "Validation loss",
+    "val_accuracy": "Validation accuracy",
+}
+
+
+def training_history_table(history: dict) -> Table:
+    """One row per epoch: its number and every metric the history has."""
+    keys = [key for key in COLUMNS if key in history]
+    n_epochs = len(history[keys[0]]) if keys else 0
+    domain = Domain([ContinuousVariable("Epoch", number_of_decimals=0)]
+                    + [ContinuousVariable(COLUMNS[key]) for key in keys])
+    X = np.column_stack([np.arange(1, n_epochs + 1)]
+                        + [np.asarray(history[key], float) for key in keys])
+    table = Table.from_numpy(domain, X.reshape(n_epochs, len(domain)))
+    table.name = "Training History"
+    return table

@@ -131,15 +131,37 @@ def _silenced_stderr():
             os.close(saved)
 
 
-def build_network(spec: NetworkSpec):
+def build_network(spec: NetworkSpec, l2_regularizers=False):
+    """The Keras model; the L2 penalty is left to the training step unless
+    ``l2_regularizers`` attaches it as Keras regularizers (for ``fit``)."""
     keras = _keras()
+    regularizer = None
+    if l2_regularizers and spec.l2 > 0:
+        regularizer = keras.regularizers.L2(spec.l2)
     layers = [keras.Input(shape=(spec.n_inputs,))]
     for width in spec.hidden_layers:
-        layers.append(keras.layers.Dense(width, activation=spec.activation))
+        layers.append(keras.layers.Dense(width, activation=spec.activation,
+                                         kernel_regularizer=regularizer))
         if spec.dropout > 0:
             layers.append(keras.layers.Dropout(spec.dropout))
-    layers.append(keras.layers.Dense(spec.n_classes, activation="softmax"))
+    layers.append(keras.layers.Dense(spec.n_classes, activation="softmax",
+                                     kernel_regularizer=regularizer))
     return keras.Sequential(layers)
+
+
+def initialize_weights(model, seed: int):
+    """Fresh weights and dropout seeds, a function of ``seed`` alone."""
+    keras = _keras()
+    import tensorflow as tf
+
+    for i, layer in enumerate(model.layers):
+        if isinstance(layer, keras.layers.Dense):
+            layer.kernel.assign(keras.initializers.GlorotUniform(
+                seed=seed + i)(layer.kernel.shape))
+            layer.bias.assign(tf.zeros_like(layer.bias))
+        elif isinstance(layer, keras.layers.Dropout):
+            layer.seed_generator.state.assign(
+                tf.constant([seed + i, 0], layer.seed_generator.state.dtype))
 
 
 # ---------------------------------------------------------------------------
@@ -169,12 +191,29 @@ def train_network(X: np.ndarray, y: np.ndarray, spec: NetworkSpec,
     """
     if train_rows is None:
         train_rows = np.arange(len(y))
+    strategy = _multi_device_strategy()
+    if strategy is not None:
+        from orangecontrib.neuralgene.distributed import train_distributed
+        return train_distributed(strategy, X, y, spec, config, sample_weight,
+                                 train_rows, validation_rows, epoch_callback)
     trainer = _TrainerPool.take(spec)
     try:
         return trainer.train(X, y, config, sample_weight, train_rows,
                              validation_rows, epoch_callback)
     finally:
         _TrainerPool.give_back(trainer)
+
+
+def _multi_device_strategy():
+    """The tf.distribute strategy whose scope the caller entered, if it
+    spans several devices (e.g. ``MirroredStrategy`` over GPUs)."""
+    _keras()
+    import tensorflow as tf
+    if tf.distribute.has_strategy():
+        strategy = tf.distribute.get_strategy()
+        if strategy.num_replicas_in_sync > 1:
+            return strategy
+    return None
 
 
 class _TrainerPool:
@@ -291,19 +330,9 @@ class _Trainer:
     def _reset(self, config: TrainingConfig):
         """Fresh weights and optimizer state, the same for a given seed
         whether this trainer is new or reused."""
-        keras = _keras()
         import tensorflow as tf
 
-        for i, layer in enumerate(self.model.layers):
-            if isinstance(layer, keras.layers.Dense):
-                layer.kernel.assign(keras.initializers.GlorotUniform(
-                    seed=config.seed + i)(layer.kernel.shape))
-                layer.bias.assign(tf.zeros_like(layer.bias))
-            elif isinstance(layer, keras.layers.Dropout):
-                layer.seed_generator.state.assign(
-                    tf.constant([config.seed + i, 0], dtype=tf.int64)
-                    if layer.seed_generator.state.dtype == tf.int64 else
-                    [config.seed + i, 0])
+        initialize_weights(self.model, config.seed)
         for variable in self.optimizer.variables:
             variable.assign(tf.zeros_like(variable))
         self.optimizer.learning_rate = config.learning_rate

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+import os
+import sys
 from os import path
 
 from setuptools import find_namespace_packages, setup
@@ -37,9 +39,28 @@ INSTALL_REQUIRES = [
 
 EXTRAS_REQUIRE = {
     "qt": ["PyQt6", "PyQt6-WebEngine"],
-    "test": ["pytest", "hypothesis"],
-    "doc": ["sphinx", "recommonmark"],
+    # CI builds the documentation inside the tests
+    "test": ["pytest", "hypothesis", "sphinx>=7", "myst-parser>=2"],
+    "doc": ["sphinx>=7", "myst-parser>=2"],
 }
+
+# The html help (python -m sphinx -b html doc doc/_build/html) goes into
+# wheels where WIDGET_HELP_PATH looks for installed help; an editable
+# install reads doc/_build/html itself and would only get a stale copy.
+HELP_BUILD = path.join("doc", "_build", "html")
+HELP_INSTALL = path.join("share", "help", "en", "orange3-neuralgene",
+                         "htmlhelp")
+
+
+def help_data_files():
+    if "bdist_wheel" not in sys.argv or not path.isdir(
+            path.join(HERE, HELP_BUILD)):
+        return []
+    return [(path.normpath(path.join(HELP_INSTALL,
+                                     path.relpath(folder, HELP_BUILD))),
+             [path.join(folder, name) for name in files])
+            for folder, _, files in os.walk(HELP_BUILD) if files]
+
 
 if __name__ == "__main__":
     setup(
@@ -61,6 +82,7 @@ if __name__ == "__main__":
         install_requires=INSTALL_REQUIRES,
         extras_require=EXTRAS_REQUIRE,
         entry_points=ENTRY_POINTS,
+        data_files=help_data_files(),
         classifiers=[
             "Programming Language :: Python :: 3",
             "Intended Audience :: Science/Research",

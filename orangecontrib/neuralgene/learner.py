@@ -25,6 +25,8 @@ from Orange.data.filter import HasClass
 from Orange.preprocess import Continuize, RemoveNaNColumns, SklImpute
 from Orange.preprocess.score import LearnerScorer
 
+from orangecontrib.neuralgene.data_checks import (
+    InfiniteAsMissing, RowsWithGenes, data_notes)
 from orangecontrib.neuralgene.importance import gene_importance
 from orangecontrib.neuralgene.network import (
     NetworkSpec, TrainingConfig, TrainedNetwork, float32_copy, train_network)
@@ -33,6 +35,11 @@ __all__ = ["NeuralGeneClassifierLearner", "NeuralGeneClassifierModel",
            "DEFAULT_PARAMETERS", "ACTIVATIONS"]
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "tanh", "sigmoid")
+
+# Scaled values are clipped to this many standard deviations from the
+# training mean: a sample far outside anything seen in training (a typo,
+# 1e30) must not overflow float32 into undefined probabilities
+MOST_STANDARD_DEVIATIONS = 1e4
 
 # Orange's usual preprocessing, each step skipped where it would change
 # nothing: rebuilding a table of a few thousand genes costs a fifth of a
@@ -94,11 +101,13 @@ class NeuralGeneClassifierModel(Model):
     def network_input(self, X):
         """What the network sees of samples X: the kept genes, scaled."""
         X = _dense_float32(X[:, self.selected_genes])
+        X[np.isinf(X)] = np.nan  # the scaler refuses infinities
         X = self.scaler.transform(X)
         # the imputer of Orange's preprocessing fills missing values; what is
-        # still not finite (e.g. infinities) is set to the training mean
+        # still not finite (e.g. infinities, genes the data lack) is set to
+        # the training mean
         X[~np.isfinite(X)] = 0
-        return X
+        return _clip_outliers(X)
 
     def predict(self, X):
         X = self.network_input(X)
@@ -147,7 +156,8 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
     __returns__ = NeuralGeneClassifierModel
     name = "neural gene classifier"
     supports_weights = True
-    preprocessors = (RowsWithClass(), OneHotCategorical(), RemoveEmptyGenes(),
+    preprocessors = (RowsWithClass(), InfiniteAsMissing(), RowsWithGenes(),
+                     OneHotCategorical(), RemoveEmptyGenes(),
                      ImputeMissingValues())
     # what Rank may score with it: genes of any type, categorical targets
     feature_type = Variable
@@ -177,6 +187,7 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
         self.random_state = random_state
         self._progress_callback = None
         self._epoch_callback = None
+        self._data_notes = None
 
     @property
     def params(self):
@@ -198,13 +209,27 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
     def __call__(self, data, progress_callback=None, epoch_callback=None):
         """Fit a model; ``epoch_callback(epoch, n_epochs, logs)`` is called
         after every epoch and may raise to abort training."""
-        learner = self
-        if epoch_callback is not None or progress_callback is not None:
-            learner = copy.copy(self)
-            learner._progress_callback = progress_callback
-            learner._epoch_callback = epoch_callback
+        learner = copy.copy(self)  # fits in other threads keep their own notes
+        learner._progress_callback = progress_callback
+        learner._epoch_callback = epoch_callback
+        learner._data_notes = []
         return super(NeuralGeneClassifierLearner, learner).__call__(
             data, progress_callback)
+
+    def preprocess(self, data, progress_callback=None):
+        """Orange's preprocessing; before the learner's own steps, notes
+        what they will leave out or fill in, for the model's training notes."""
+        steps = list(self.active_preprocessors)
+        for i, step in enumerate(steps):
+            if progress_callback is not None:
+                progress_callback(i / len(steps))
+            if step is type(self).preprocessors[0] \
+                    and self._data_notes is not None:
+                self._data_notes.extend(data_notes(data))
+            data = step(data)
+        if progress_callback is not None:
+            progress_callback(1)
+        return data
 
     def score(self, data):
         """Overall importance of every gene, for Rank; see ``importance``.
@@ -214,22 +239,46 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
 
     def fit(self, X, Y, W=None):
         self._check_parameters()
-        X = _dense_float32(X)
         Y = np.asarray(Y).ravel()
-        if not np.all(np.isfinite(X)):
+        if not len(Y):
             raise ValueError(
-                "The data contain infinite values; replace them (e.g. with "
-                "Preprocess or Formula) before training.")
+                "No samples to train on: the data are empty or no sample has "
+                "a known class. Fill in the classes, or choose another "
+                "target with Select Columns.")
         trained_classes, y = np.unique(Y.astype(int), return_inverse=True)
         if len(trained_classes) < 2:
             raise ValueError(
                 "Training needs samples of at least two classes; these data "
-                "have only one.")
-        notes = []
+                "have only one. Add samples of another class, or choose "
+                "another target with Select Columns.")
+        if not X.shape[1]:
+            raise ValueError(
+                "No genes to train on: the data have no gene columns, or no "
+                "gene has a value in any sample. Check which columns File "
+                "reads as features.")
+        X = _dense_float32(X)
+        if not np.all(np.isfinite(X)):
+            raise ValueError(
+                "The data contain missing or infinite values; train with "
+                "the learner itself, whose preprocessing fills them in, "
+                "rather than with fit.")
+        notes = list(self._data_notes or [])
         weights = _sample_weights(W, y, self.class_weight)
 
         selected, gene_scores = self._select_genes(X, y)
         X, scaler = _standardize(X, selected)
+        X = _clip_outliers(X)
+        if not np.any(scaler.var_ > 0):
+            notes.append(
+                "Every gene kept for training has the same value in all "
+                "samples: the network can only learn how common each "
+                "class is.")
+        n_single = int(np.sum(np.bincount(y) == 1))
+        if n_single:
+            notes.append(
+                f"Only one training sample in {n_single} of the "
+                f"{len(trained_classes)} classes: the network can hardly "
+                "learn them.")
 
         seed = check_random_state(self.random_state).randint(2 ** 30)
         train_rows, validation_rows = self._validation_split(y, seed, notes)
@@ -351,7 +400,13 @@ def _dense_float32(X):
     """A float32 copy of X that fit may change in place."""
     if sp.issparse(X):
         X = X.tocsr()
-    return float32_copy(X)
+    with np.errstate(over="ignore"):  # beyond float32 becomes infinite
+        return float32_copy(X)
+
+
+def _clip_outliers(X):
+    return np.clip(X, -MOST_STANDARD_DEVIATIONS, MOST_STANDARD_DEVIATIONS,
+                   out=X)
 
 
 def _sample_weights(W, y, class_weight):

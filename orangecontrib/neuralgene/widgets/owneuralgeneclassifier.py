@@ -253,6 +253,16 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
                    ("Replicable training", bool_str(self.replicable))]
         return params
 
+    def check_data(self):
+        # Unlike Orange's check, leave data with one class or no genes to
+        # the learner, whose errors say what to change
+        self.valid_data = False
+        if self.data is not None and self.learner is not None:
+            reason = self.learner.incompatibility_reason(self.data.domain)
+            self.Error.data_error(reason, shown=reason is not None)
+            self.valid_data = reason is None
+        return self.valid_data
+
     # Training
     def update_model(self):
         self.cancel_training_task()
@@ -310,8 +320,36 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
 
     @classmethod
     def migrate_settings(cls, settings, version):
-        # version 1 is the first; later changes to settings are migrated here
-        pass
+        # Version 1 is the first. Settings saved without a version (written
+        # by hand or by a script) may use the learner's names and types.
+        if version < 1:
+            if "class_weight" in settings:
+                settings.setdefault(
+                    "balance_classes",
+                    settings.pop("class_weight") == "balanced")
+            if "random_state" in settings:
+                settings.setdefault(
+                    "replicable", settings.pop("random_state") is not None)
+        if "n_genes" in settings and settings["n_genes"] is None:
+            del settings["n_genes"]
+            settings["keep_top_genes"] = False
+        layers = settings.get("hidden_layers")
+        if isinstance(layers, (int, list, tuple)):
+            settings["hidden_layers"] = ", ".join(
+                map(str, layers if isinstance(layers, (list, tuple))
+                    else [layers]))
+        if settings.get("activation", ACTIVATIONS[0]) not in ACTIVATIONS:
+            del settings["activation"]
+        # a value of the wrong type would stop the controls from opening
+        for name, value in list(settings.items()):
+            setting = getattr(cls, name, None)
+            kind = type(getattr(setting, "default", None))
+            if (isinstance(setting, Setting) and kind in (bool, int, float)
+                    and type(value) is not kind):
+                try:
+                    settings[name] = kind(value)
+                except (TypeError, ValueError):
+                    del settings[name]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,4 @@
-"""The tutorial workflow opens, runs to the end, and is listed under Help > Examples."""
+"""The tutorial workflows open, run to the end, and are listed under Help > Examples."""
 import os
 import unittest
 from unittest import mock
@@ -8,6 +8,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # pylint: disable=wrong-import-position
 import numpy as np
 
+from AnyQt.QtCore import Qt
 from AnyQt.QtTest import QTest
 
 from orangecanvas.application import examples
@@ -25,6 +26,9 @@ from orangecontrib.neuralgene import tutorials
 
 WORKFLOW = os.path.join(os.path.dirname(tutorials.__file__),
                         "classify-tumours.ows")
+GENE_RANKING_WORKFLOW = os.path.join(os.path.dirname(tutorials.__file__),
+                                     "rank-genes.ows")
+WORKFLOWS = (WORKFLOW, GENE_RANKING_WORKFLOW)
 CLASSIFIER = "Neural Gene Classifier"
 
 BUSY = SchemeNode.Running | SchemeNode.Pending | SchemeNode.Invalidated
@@ -63,20 +67,24 @@ class TestTutorialIsListed(unittest.TestCase):
         modules = [ep.value for ep in Config.examples_entry_points()]
         self.assertIn(tutorials.__name__, modules)
 
-    def test_help_examples_lists_the_workflow(self):
-        paths = [example.abspath()
+    def test_help_examples_lists_the_workflows(self):
+        paths = [os.path.realpath(example.abspath())
                  for example in examples.workflows(Config())]
-        self.assertIn(os.path.realpath(WORKFLOW),
-                      [os.path.realpath(path) for path in paths])
+        for workflow in WORKFLOWS:
+            self.assertIn(os.path.realpath(workflow), paths)
 
-    def test_workflow_has_title_and_description(self):
-        with open(WORKFLOW, "rb") as stream:
-            workflow = parse_ows_stream(stream)
-        self.assertTrue(workflow.title)
-        self.assertTrue(workflow.description)
+    def test_workflows_have_title_and_description(self):
+        for path in WORKFLOWS:
+            with open(path, "rb") as stream:
+                workflow = parse_ows_stream(stream)
+            self.assertTrue(workflow.title, path)
+            self.assertTrue(workflow.description, path)
 
 
-class TestTutorialRuns(GuiTest):
+class WorkflowRun(GuiTest):
+    """Opens WORKFLOW as the canvas does and runs it until all is idle."""
+    WORKFLOW = None
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -89,9 +97,9 @@ class TestTutorialRuns(GuiTest):
             cls.scheme.widget_manager.Immediate)
         # As the canvas does when it opens a file, so File finds the data
         cls.scheme.set_runtime_env(
-            "basedir", os.path.abspath(os.path.dirname(WORKFLOW)))
+            "basedir", os.path.abspath(os.path.dirname(cls.WORKFLOW)))
         errors = []
-        with open(WORKFLOW, "rb") as stream:
+        with open(cls.WORKFLOW, "rb") as stream:
             cls.scheme.load_from(stream, registry=widget_registry(),
                                  error_handler=errors.append)
         cls.load_errors = errors
@@ -108,6 +116,19 @@ class TestTutorialRuns(GuiTest):
         node, = [node for node in self.scheme.nodes if node.title == title]
         return self.scheme.widget_for_node(node)
 
+    def assert_no_widget_shows_an_error(self):
+        errors = {
+            node.title: [message.contents for message in node.state_messages()
+                         if message.severity == UserMessage.Error
+                         and message.contents]
+            for node in self.scheme.nodes}
+        self.assertEqual({title: msgs for title, msgs in errors.items()
+                          if msgs}, {})
+
+
+class TestTutorialRuns(WorkflowRun):
+    WORKFLOW = WORKFLOW
+
     def test_loads_every_node_and_link(self):
         self.assertEqual(self.load_errors, [])
         self.assertEqual(len(self.scheme.nodes), 10)
@@ -116,13 +137,7 @@ class TestTutorialRuns(GuiTest):
         self.assertTrue(self.finished, "widgets still busy after the bound")
 
     def test_no_widget_shows_an_error(self):
-        errors = {
-            node.title: [message.contents for message in node.state_messages()
-                         if message.severity == UserMessage.Error
-                         and message.contents]
-            for node in self.scheme.nodes}
-        self.assertEqual({title: msgs for title, msgs in errors.items()
-                          if msgs}, {})
+        self.assert_no_widget_shows_an_error()
 
     def test_file_widgets_read_the_shipped_khan_data(self):
         self.assertEqual(len(self.widget("Khan training samples").data), 63)
@@ -161,6 +176,59 @@ class TestTutorialRuns(GuiTest):
             self.assertEqual(predicted.shape, (1, n_rows), slot.predictor.name)
             self.assertTrue(np.isin(predicted, np.arange(n_classes)).all(),
                             slot.predictor.name)
+
+
+class TestGeneRankingTutorialRuns(WorkflowRun):
+    WORKFLOW = GENE_RANKING_WORKFLOW
+    N_TOP_GENES = 50
+
+    def test_loads_every_node_and_link(self):
+        self.assertEqual(self.load_errors, [])
+        self.assertEqual(len(self.scheme.nodes), 5)
+        self.assertEqual(len(self.scheme.links), 5)
+
+    def test_all_widgets_finish(self):
+        self.assertTrue(self.finished, "widgets still busy after the bound")
+
+    def test_no_widget_shows_an_error(self):
+        self.assert_no_widget_shows_an_error()
+
+    def rank_column(self):
+        """Rank's column for the classifier: its index and its scores."""
+        model = self.widget("Rank").ranksModel
+        header = [model.headerData(column, Qt.Orientation.Horizontal)
+                  for column in range(model.columnCount())]
+        self.assertIn(CLASSIFIER, header)
+        column = header.index(CLASSIFIER)
+        return column, [model.index(row, column).data(Qt.ItemDataRole.EditRole)
+                        for row in range(model.rowCount())]
+
+    def test_rank_scores_every_gene_with_the_classifier(self):
+        _, scores = self.rank_column()
+        self.assertEqual(len(scores), 2308)
+        self.assertTrue(all(np.isfinite(score) and score >= 0
+                            for score in scores))
+        self.assertGreater(max(scores), 0)
+
+    def test_rank_sorts_by_the_classifier(self):
+        column, scores = self.rank_column()
+        model = self.widget("Rank").ranksModel
+        self.assertEqual(model.sortColumn(), column)
+        self.assertEqual(scores, sorted(scores, reverse=True))
+
+    def test_heat_map_gets_the_top_genes_of_the_classifier(self):
+        rank = self.widget("Rank")
+        top = rank.ranksModel.mapToSourceRows(range(self.N_TOP_GENES))
+        top_genes = {rank.data.domain.attributes[i].name for i in top}
+        heat_map_genes = {var.name for var in
+                          self.widget("Heat Map").data.domain.attributes}
+        self.assertEqual(heat_map_genes, top_genes)
+
+    def test_data_table_shows_importance_of_every_gene(self):
+        table = self.widget("Gene importance per tumour type").input.table
+        self.assertEqual(len(table), 2308)
+        self.assertEqual([var.name for var in table.domain.attributes],
+                         ["Importance", "BL", "EWS", "NB", "RMS"])
 
 
 if __name__ == "__main__":

@@ -12,10 +12,13 @@ from Orange.widgets.settings import Setting
 from Orange.widgets.utils.concurrent import ConcurrentWidgetMixin, TaskState
 from Orange.widgets.utils.owlearnerwidget import OWBaseLearner
 from Orange.widgets.utils.widgetpreview import WidgetPreview
-from Orange.widgets.widget import Msg
+from Orange.widgets.widget import Msg, Output
 
+from orangecontrib.neuralgene.importance import (
+    gene_importance, gene_importance_table)
 from orangecontrib.neuralgene.learner import (
     ACTIVATIONS, DEFAULT_PARAMETERS as DEFAULTS, NeuralGeneClassifierLearner)
+from orangecontrib.neuralgene.training_history import training_history_table
 from orangecontrib.neuralgene.widgets.trainingplot import TrainingPlot
 
 # Replicable training needs some fixed seed even if the learner's default is None
@@ -36,7 +39,8 @@ def parse_hidden_layers(text):
 
 
 def train(data, learner, state: TaskState):
-    """Fit `learner` on `data` in a worker thread, reporting every epoch."""
+    """Fit `learner` on `data` in a worker thread, reporting every epoch;
+    return the model and its table of gene importance."""
     history = {}
     last_update = 0.0
 
@@ -58,7 +62,9 @@ def train(data, learner, state: TaskState):
             last_update = now
             state.set_partial_result({key: list(values) for key, values in history.items()})
 
-    return learner(data, progress_callback=on_progress, epoch_callback=on_epoch)
+    model = learner(data, progress_callback=on_progress, epoch_callback=on_epoch)
+    state.set_status("Measuring gene importance")
+    return model, gene_importance_table(gene_importance(model, data))
 
 
 class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
@@ -90,6 +96,10 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
     balance_classes = Setting(DEFAULTS["class_weight"] == "balanced")
     replicable = Setting(DEFAULTS["random_state"] is not None)
 
+    class Outputs(OWBaseLearner.Outputs):
+        gene_importance = Output("Gene Importance", Table, explicit=True)
+        training_history = Output("Training History", Table, explicit=True)
+
     class Error(OWBaseLearner.Error):
         invalid_hidden_layers = Msg(
             "Hidden layers must be positive numbers of neurons, "
@@ -100,6 +110,7 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
 
     def __init__(self):
         ConcurrentWidgetMixin.__init__(self)
+        self.importance_table = None  # gene importance of self.model
         OWBaseLearner.__init__(self)
 
     # GUI
@@ -289,7 +300,8 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
     def on_partial_result(self, history):
         self.plot.set_history(history)
 
-    def on_done(self, model):
+    def on_done(self, result):
+        model, self.importance_table = result
         self.cancel_button.setEnabled(False)
         model.name = self.effective_learner_name()
         model.instances = self.data
@@ -307,6 +319,14 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
         self.model = None
         self.show_fitting_failed(ex)
         self._send_model()
+
+    def _send_model(self):
+        super()._send_model()
+        trained = self.model is not None
+        self.Outputs.gene_importance.send(
+            self.importance_table if trained else None)
+        self.Outputs.training_history.send(
+            training_history_table(self.model.history) if trained else None)
 
     def onDeleteWidget(self):
         self.shutdown()

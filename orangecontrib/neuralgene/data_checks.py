@@ -69,8 +69,9 @@ def data_notes(data) -> List[str]:
     """Plain-words notes on what training will leave out or fill in, and on
     values that need the biologist's attention."""
     notes = []
-    labelled = ~np.isnan(np.asarray(data.Y, float).reshape(len(data), -1)
-                         ).any(axis=1)
+    n_targets = len(data.domain.class_vars)
+    labelled = ~np.isnan(np.asarray(data.Y, float).reshape(
+        len(data), n_targets)).any(axis=1)
     n_unlabelled = len(data) - int(labelled.sum())
     if 0 < n_unlabelled < len(data):
         notes.append(

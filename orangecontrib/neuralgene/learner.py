@@ -71,7 +71,8 @@ class ImputeMissingValues(SklImpute):
     """Mean imputation; the model itself fills values missing at prediction
     with the training mean when training data had none missing."""
     def __call__(self, data):
-        if not sp.issparse(data.X) and not np.isnan(data.X).any():
+        if not len(data) or (not sp.issparse(data.X)
+                             and not np.isnan(data.X).any()):
             return data
         return super().__call__(data)
 
@@ -102,7 +103,8 @@ class NeuralGeneClassifierModel(Model):
         """What the network sees of samples X: the kept genes, scaled."""
         X = _dense_float32(X[:, self.selected_genes])
         X[np.isinf(X)] = np.nan  # the scaler refuses infinities
-        X = self.scaler.transform(X)
+        with np.errstate(over="ignore"):  # far beyond float32: clipped below
+            X = self.scaler.transform(X)
         # the imputer of Orange's preprocessing fills missing values; what is
         # still not finite (e.g. infinities, genes the data lack) is set to
         # the training mean

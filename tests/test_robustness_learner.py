@@ -246,7 +246,7 @@ def random_tables(draw):
     n_rows = draw(st.integers(0, 12))
     n_genes = draw(st.integers(0, 6))
     n_categorical = draw(st.integers(0, 2))
-    n_classes = draw(st.integers(1, 4))
+    n_classes = draw(st.sampled_from([1, 2, 2, 3, 4]))
     columns = []
     for _ in range(n_genes):
         kind = draw(st.sampled_from(sorted(CELL_VALUES)))
@@ -259,8 +259,9 @@ def random_tables(draw):
     for row in draw(st.sets(st.integers(0, max(0, n_rows - 1)), max_size=2)):
         if row < n_rows:
             X[row] = np.nan
-    layout = draw(st.sampled_from(["alternating", "sorted", "random"]))
-    if layout == "random":
+    layout = draw(st.sampled_from(["alternating", "sorted", "shuffled",
+                                   "any"]))
+    if layout == "any":
         Y = np.array(draw(st.lists(st.integers(0, n_classes - 1),
                                    min_size=n_rows, max_size=n_rows)),
                      dtype=float)
@@ -268,6 +269,8 @@ def random_tables(draw):
         Y = (np.arange(n_rows) % n_classes).astype(float)
         if layout == "sorted":
             Y.sort()
+        elif layout == "shuffled":
+            Y = Y[draw(st.permutations(range(n_rows)))]
     for row in draw(st.sets(st.integers(0, max(0, n_rows - 1)), max_size=3)):
         if row < n_rows:
             Y[row] = np.nan

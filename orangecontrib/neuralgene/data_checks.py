@@ -135,11 +135,16 @@ class _ValueSummary:
         self.highest = -np.inf
         self.largest = 0.0
 
-    def add_known(self, known):
-        if known.size:
-            self.lowest = min(self.lowest, float(known.min()))
-            self.highest = max(self.highest, float(known.max()))
-            self.largest = max(self.largest, float(np.abs(known).max()))
+    def add_known(self, values):
+        """Values, missing ones as NaN."""
+        if values.size:
+            # fmin and fmax skip NaN without copying the values
+            low = float(np.fmin.reduce(values, axis=None))
+            high = float(np.fmax.reduce(values, axis=None))
+            if not np.isnan(low):
+                self.lowest = min(self.lowest, low)
+                self.highest = max(self.highest, high)
+                self.largest = max(self.largest, abs(low), abs(high))
 
 
 def _summarize(X, continuous) -> _ValueSummary:
@@ -149,25 +154,29 @@ def _summarize(X, continuous) -> _ValueSummary:
         unknown = too_large | np.isnan(X.data)
         summary.n_too_large = int(too_large.sum())
         summary.n_missing = int(unknown.sum())
-        summary.add_known(X.data[~unknown])
+        summary.add_known(np.where(too_large, np.nan, X.data))
         if X.nnz < X.shape[0] * X.shape[1]:
             summary.add_known(np.zeros(1))
         return summary
+    all_continuous = continuous.all()
     for rows in _row_blocks(X):
         block = X[rows]
         too_large = _too_large(block)
-        unknown = too_large | np.isnan(block)
+        unknown = np.isnan(block)
+        if too_large.any():
+            unknown |= too_large
+            block = np.where(too_large, np.nan, block)
         summary.n_too_large += int(too_large.sum())
         summary.n_missing += int(unknown.sum())
         summary.missing_per_gene += unknown.sum(axis=0)
         summary.n_empty_samples += int(unknown.all(axis=1).sum())
-        summary.add_known(block[:, continuous][~unknown[:, continuous]])
+        summary.add_known(block if all_continuous else block[:, continuous])
     return summary
 
 
 def _too_large(values):
     with np.errstate(invalid="ignore"):
-        return np.abs(values) > LARGEST_VALUE
+        return (values > LARGEST_VALUE) | (values < -LARGEST_VALUE)
 
 
 def _row_blocks(X):

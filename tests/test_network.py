@@ -4,7 +4,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from orangecontrib.neuralgene.network import (
-    NetworkSpec, TrainingConfig, float32_copy, train_network)
+    NetworkSpec, TrainingConfig, TrainingDiverged, float32_copy,
+    train_network)
 
 
 class TestFloat32Copy(unittest.TestCase):
@@ -36,6 +37,16 @@ class TestTrainNetwork(unittest.TestCase):
         dirty = train_network(poisoned, y, spec, config, train_rows=rows)
         for a, b in zip(clean.network.weights, dirty.network.weights):
             np.testing.assert_array_equal(a, b)
+
+    def test_divergence_is_a_value_error_that_says_what_to_do(self):
+        y = np.arange(20) % 2
+        X = float32_copy(np.full((20, 3), 1e20) * (1 + y[:, None]))
+        spec = NetworkSpec(3, 2, (4,), "relu", 0.0, 0.0)
+        config = TrainingConfig(epochs=5, batch_size=4, learning_rate=1e6,
+                                patience=5, seed=0)
+        with self.assertRaisesRegex(ValueError, "learning rate"):
+            train_network(X, y, spec, config)
+        self.assertTrue(issubclass(TrainingDiverged, ValueError))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,11 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 __all__ = ["NetworkSpec", "TrainingConfig", "TrainedNetwork", "train_network",
-           "float32_copy"]
+           "float32_copy", "TrainingDiverged"]
+
+class TrainingDiverged(ValueError):
+    """The loss became infinite or undefined."""
+
 
 # Called after every epoch with (epoch, n_epochs, logs); raising aborts training.
 EpochCallback = Callable[[int, int, Dict[str, float]], None]
@@ -110,7 +114,9 @@ def _keras():
     if "tensorflow" not in sys.modules:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         with _silenced_stderr():
-            import tensorflow  # pylint: disable=unused-import
+            import tensorflow
+        # e.g. retracing notes when many network shapes are trained
+        tensorflow.get_logger().setLevel("ERROR")
     import keras
     return keras
 
@@ -374,7 +380,7 @@ class _Trainer:
             if epoch_callback is not None:
                 epoch_callback(epoch, config.epochs, logs)
             if not np.isfinite(loss):
-                raise FloatingPointError(
+                raise TrainingDiverged(
                     "Training diverged (the loss became infinite or "
                     "undefined); lower the learning rate.")
             if validation:

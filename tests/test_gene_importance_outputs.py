@@ -10,32 +10,15 @@ from Orange.preprocess.score import LearnerScorer
 from Orange.widgets.data.owrank import OWRank
 from Orange.widgets.tests.base import WidgetTest
 
-from orangecontrib.neuralgene.learner import NeuralGeneClassifierLearner
+from tests import widget_testing
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
     OWNeuralGeneClassifier)
 
-QUICK = {"auto_apply": False, "epochs": 5}
-WAIT = 60000  # ms; generous, so a slow machine does not fail the tests
+QUICK = widget_testing.NeuralGeneWidgetTest.quick_settings
+WAIT = widget_testing.WAIT
 
 
-class TestGeneImportanceOutputs(WidgetTest):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.iris = Table("iris")
-        # Import TensorFlow now, so the first fit in a test does not run
-        # into the test helpers' default 5-second wait for outputs
-        NeuralGeneClassifierLearner(epochs=1)(cls.iris[::10])
-
-    def setUp(self):
-        self.widget = self.create_widget(
-            OWNeuralGeneClassifier, stored_settings=QUICK)
-
-    def train(self, data):
-        self.send_signal(self.widget.Inputs.data, data)
-        self.widget.apply_button.button.clicked.emit()
-        return self.get_output(self.widget.Outputs.model, wait=WAIT)
-
+class TestGeneImportanceOutputs(widget_testing.NeuralGeneWidgetTest):
     def test_both_outputs_are_connected_on_purpose_only(self):
         self.assertTrue(self.widget.Outputs.gene_importance.explicit)
         self.assertTrue(self.widget.Outputs.training_history.explicit)

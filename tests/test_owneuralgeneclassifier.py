@@ -4,11 +4,10 @@ import subprocess
 import sys
 from unittest.mock import Mock
 
-from Orange.data import Table
 from Orange.widgets.tests.base import (
-    ParameterMapping, WidgetLearnerTestMixin, WidgetTest)
+    ParameterMapping, WidgetLearnerTestMixin)
 
-from orangecontrib.neuralgene.learner import NeuralGeneClassifierLearner
+from tests import widget_testing
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
     REPLICABLE_SEED, OWNeuralGeneClassifier, TrainingInterrupted)
 
@@ -36,15 +35,8 @@ def combo_mapping(name, combo):
                             getter=combo.currentText, setter=choose)
 
 
-class TestOWNeuralGeneClassifier(WidgetTest, WidgetLearnerTestMixin):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.iris = Table("iris")
-        # Import TensorFlow now, so the first fit in a test does not run
-        # into the test helpers' default 5-second wait for outputs
-        NeuralGeneClassifierLearner(epochs=1)(cls.iris[::10])
-
+class TestOWNeuralGeneClassifier(widget_testing.NeuralGeneWidgetTest,
+                                 WidgetLearnerTestMixin):
     def setUp(self):
         self.widget = self.create_widget(
             OWNeuralGeneClassifier, stored_settings=QUICK)

@@ -6,7 +6,6 @@ a closed workflow. Saved models load in a new process; old settings open."""
 # pylint: disable=missing-docstring
 import io
 import os
-import pickle
 import subprocess
 import sys
 import tempfile
@@ -20,14 +19,13 @@ from orangecanvas.scheme import SchemeNode
 from orangewidget.settings import VERSION_KEY, SettingsHandler
 from orangewidget.workflow.widgetsscheme import WidgetsScheme
 
-from Orange.data import Domain, Table
+from Orange.data import Domain
 from Orange.widgets.evaluate.owpredictions import OWPredictions
 from Orange.widgets.model.owsavemodel import OWSaveModel
-from Orange.widgets.tests.base import WidgetTest
 
-from orangecontrib.neuralgene.learner import NeuralGeneClassifierLearner
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
     OWNeuralGeneClassifier, TrainingInterrupted)
+from tests import widget_testing
 from tests.awkward_tables import CASES, ERROR, scattered_missing, with_values
 from tests.test_learner import expression_table
 
@@ -35,30 +33,15 @@ QUICK = {"auto_apply": False, "epochs": 5, "hidden_layers": "8"}
 # long enough that a fit is still running when the test acts on it
 LONG = {"auto_apply": False, "epochs": 10000, "early_stopping": False,
         "hidden_layers": "8"}
-WAIT = 60000  # ms; generous, so a slow machine does not fail the tests
+WAIT = widget_testing.WAIT
 
 
 def shown_text(messages):
     return "\n".join(str(message) for message in messages.active)
 
 
-class RobustnessTest(WidgetTest):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.iris = Table("iris")
-        # Import TensorFlow now, so the first fit in a test does not run
-        # into the test helpers' default 5-second wait for outputs
-        NeuralGeneClassifierLearner(epochs=1)(cls.iris[::10])
-
-    def setUp(self):
-        self.widget = self.create_widget(
-            OWNeuralGeneClassifier, stored_settings=QUICK)
-
-    def train(self, data):
-        self.send_signal(self.widget.Inputs.data, data)
-        self.widget.apply_button.button.clicked.emit()
-        return self.get_output(self.widget.Outputs.model, wait=WAIT)
+class RobustnessTest(widget_testing.NeuralGeneWidgetTest):
+    quick_settings = QUICK
 
     def start_long_training(self, data, widget=None):
         """Start a fit that runs until stopped; return its task once an

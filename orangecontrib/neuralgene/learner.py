@@ -9,7 +9,7 @@ import copy
 import inspect
 import math
 import warnings
-from typing import List, Optional
+from typing import List
 
 import numpy as np
 import scipy.sparse as sp

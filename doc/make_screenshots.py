@@ -28,15 +28,13 @@ from AnyQt.QtWidgets import QApplication
 from AnyQt.QtTest import QTest
 
 from orangecanvas.canvas.scene import CanvasScene
-from orangecanvas.registry import WidgetRegistry
-from orangecanvas.scheme import SchemeNode
 from orangewidget.settings import SettingsHandler
-from orangewidget.workflow.widgetsscheme import WidgetsScheme
 
-from Orange.canvas.config import Config
 from Orange.data import Table
 
 from orangecontrib.neuralgene import tutorials
+from orangecontrib.neuralgene.tutorials.headless import (
+    load_workflow, run_until_idle, widget_registry)
 from orangecontrib.neuralgene.datasets import path
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
     OWNeuralGeneClassifier)
@@ -55,10 +53,6 @@ TUTORIAL_WIDGETS = {
         "tutorial-predictions.png", (1000, 560)),
 }
 
-BUSY = SchemeNode.Running | SchemeNode.Pending | SchemeNode.Invalidated
-POLL_MS = 50
-MAX_POLLS = 20 * 60 * 1000 // POLL_MS  # a bound against hanging, not a goal
-IDLE_POLLS = 20
 
 
 def image_names():
@@ -96,40 +90,9 @@ def widget_screenshot(output):
 
 
 # The tutorial workflow
-def widget_registry():
-    discovery = Config.widget_discovery(WidgetRegistry())
-    discovery.run(Config.widgets_entry_points())
-    return discovery.registry
-
-
-def is_busy(scheme):
-    manager = scheme.signal_manager
-    return (manager.has_pending()
-            or manager.runtime_state() == manager.Processing
-            or any(node.state() & BUSY for node in scheme.nodes))
-
-
-def run_until_idle(scheme):
-    """Process events until no widget has had work for IDLE_POLLS polls."""
-    idle = 0
-    for _ in range(MAX_POLLS):
-        QTest.qWait(POLL_MS)
-        idle = 0 if is_busy(scheme) else idle + 1
-        if idle == IDLE_POLLS:
-            return True
-    return False
-
-
 def load_tutorial(registry):
-    scheme = WidgetsScheme()
-    scheme.widget_manager.set_creation_policy(
-        scheme.widget_manager.Immediate)
-    # as the canvas does when it opens a file, so File finds the data
-    scheme.set_runtime_env("basedir", os.path.dirname(WORKFLOW))
     errors = []
-    with open(WORKFLOW, "rb") as stream:
-        scheme.load_from(stream, registry=registry,
-                         error_handler=errors.append)
+    scheme = load_workflow(WORKFLOW, registry, errors)
     if errors:
         sys.exit(f"Could not load {WORKFLOW}: {errors}")
     return scheme

@@ -12,17 +12,16 @@ from AnyQt.QtCore import Qt
 from AnyQt.QtTest import QTest
 
 from orangecanvas.application import examples
-from orangecanvas.registry import WidgetRegistry
-from orangecanvas.scheme import SchemeNode
 from orangecanvas.scheme.node import UserMessage
 from orangecanvas.scheme.readwrite import parse_ows_stream
 from orangewidget.settings import SettingsHandler
-from orangewidget.workflow.widgetsscheme import WidgetsScheme
 
 from Orange.canvas.config import Config
 from Orange.widgets.tests.base import GuiTest
 
 from orangecontrib.neuralgene import tutorials
+from orangecontrib.neuralgene.tutorials.headless import (
+    load_workflow, run_until_idle, widget_registry)
 
 WORKFLOW = os.path.join(os.path.dirname(tutorials.__file__),
                         "classify-tumours.ows")
@@ -30,36 +29,6 @@ GENE_RANKING_WORKFLOW = os.path.join(os.path.dirname(tutorials.__file__),
                                      "rank-genes.ows")
 WORKFLOWS = (WORKFLOW, GENE_RANKING_WORKFLOW)
 CLASSIFIER = "Neural Gene Classifier"
-
-BUSY = SchemeNode.Running | SchemeNode.Pending | SchemeNode.Invalidated
-POLL_MS = 50
-# Generous bound on the number of polls, not a speed requirement
-MAX_POLLS = 20 * 60 * 1000 // POLL_MS
-IDLE_POLLS = 20
-
-
-def widget_registry():
-    discovery = Config.widget_discovery(WidgetRegistry())
-    discovery.run(Config.widgets_entry_points())
-    return discovery.registry
-
-
-def is_busy(scheme):
-    manager = scheme.signal_manager
-    return (manager.has_pending()
-            or manager.runtime_state() == manager.Processing
-            or any(node.state() & BUSY for node in scheme.nodes))
-
-
-def run_until_idle(scheme):
-    """Process events until no widget has had work for IDLE_POLLS polls."""
-    idle = 0
-    for _ in range(MAX_POLLS):
-        QTest.qWait(POLL_MS)
-        idle = 0 if is_busy(scheme) else idle + 1
-        if idle == IDLE_POLLS:
-            return True
-    return False
 
 
 class TestTutorialIsListed(unittest.TestCase):
@@ -92,17 +61,9 @@ class WorkflowRun(GuiTest):
         # user's Orange settings untouched
         cls.tear_down_stack.enter_context(
             mock.patch.object(SettingsHandler, "write_defaults"))
-        cls.scheme = WidgetsScheme()
-        cls.scheme.widget_manager.set_creation_policy(
-            cls.scheme.widget_manager.Immediate)
-        # As the canvas does when it opens a file, so File finds the data
-        cls.scheme.set_runtime_env(
-            "basedir", os.path.abspath(os.path.dirname(cls.WORKFLOW)))
-        errors = []
-        with open(cls.WORKFLOW, "rb") as stream:
-            cls.scheme.load_from(stream, registry=widget_registry(),
-                                 error_handler=errors.append)
-        cls.load_errors = errors
+        cls.load_errors = []
+        cls.scheme = load_workflow(cls.WORKFLOW, widget_registry(),
+                                   cls.load_errors)
         cls.finished = run_until_idle(cls.scheme)
 
     @classmethod

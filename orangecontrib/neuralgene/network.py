@@ -113,12 +113,27 @@ def _keras():
     import sys
     if "tensorflow" not in sys.modules:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        with _silenced_stderr():
+        with _silenced_stderr(), _own_symbols_first():
             import tensorflow
         # e.g. retracing notes when many network shapes are trained
         tensorflow.get_logger().setLevel("ERROR")
     import keras
     return keras
+
+
+@contextlib.contextmanager
+def _own_symbols_first():
+    """TensorFlow's libraries carry their own LLVM. Once another LLVM is
+    loaded (Mesa's OpenGL, e.g. under Qt WebEngine's report or help view),
+    TensorFlow's initialisers would bind to it and crash the process; deep
+    binding makes them use their own (Linux only)."""
+    import sys
+    flags = sys.getdlopenflags()
+    sys.setdlopenflags(flags | getattr(os, "RTLD_DEEPBIND", 0))
+    try:
+        yield
+    finally:
+        sys.setdlopenflags(flags)
 
 
 @contextlib.contextmanager

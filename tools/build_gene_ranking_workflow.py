@@ -7,18 +7,16 @@ Run from the repository root after `pip install -e .`:
 As in build_tutorial_workflow.py, only the settings the tutorial needs
 differ from the widgets' defaults.
 """
-import logging
 import os
 
 from AnyQt.QtCore import Qt
-from AnyQt.QtWidgets import QApplication
 
 from orangecanvas.scheme import Scheme, SchemeTextAnnotation
 
 from orangecontrib.neuralgene import tutorials
 
 from build_tutorial_workflow import (
-    FONT, _widget_class, shipped_data, widget_registry)
+    FONT, add_node, shipped_data, write_workflow)
 
 WORKFLOW = os.path.join(os.path.dirname(tutorials.__file__), "rank-genes.ows")
 
@@ -39,11 +37,8 @@ def build_scheme(registry):
     scheme = Scheme(title=TITLE, description=DESCRIPTION)
 
     def node(qualified_name, title, position, **settings):
-        description = registry.widget(qualified_name)
-        widget_class = _widget_class(description)
-        settings["__version__"] = getattr(widget_class, "settings_version", 1)
-        return scheme.new_node(description, title=title, position=position,
-                               properties=settings)
+        return add_node(scheme, registry, qualified_name, title, position,
+                        **settings)
 
     train = node("Orange.widgets.data.owfile.OWFile",
                  "Khan training samples", (60, 200),
@@ -92,15 +87,7 @@ def build_scheme(registry):
 
 
 def main():
-    # File's RecentPath settings are pickled, as in Orange's own examples;
-    # the writer logs its fallback from literal format as an error
-    logging.getLogger("orangecanvas.scheme.readwrite").setLevel(logging.CRITICAL)
-    app = QApplication.instance() or QApplication([])
-    scheme = build_scheme(widget_registry())
-    with open(WORKFLOW, "wb") as stream:
-        scheme.save_to(stream, pretty=True, pickle_fallback=True)
-    del app
-    print("wrote", WORKFLOW)
+    write_workflow(build_scheme, WORKFLOW)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,12 @@ import sys
 
 from AnyQt.QtWidgets import QApplication
 
-from orangecanvas.registry import WidgetRegistry
 from orangecanvas.scheme import Scheme, SchemeTextAnnotation
 from orangewidget.utils.filedialogs import RecentPath
 
-from Orange.canvas.config import Config
 
 from orangecontrib.neuralgene import tutorials
+from orangecontrib.neuralgene.tutorials.headless import widget_registry
 
 WORKFLOW = os.path.join(
     os.path.dirname(tutorials.__file__), "classify-tumours.ows")
@@ -48,21 +47,12 @@ def shipped_data(name):
         RecentPath("", "basedir", "../datasets/" + name)]}
 
 
-def widget_registry():
-    discovery = Config.widget_discovery(WidgetRegistry())
-    discovery.run(Config.widgets_entry_points())
-    return discovery.registry
-
-
 def build_scheme(registry):
     scheme = Scheme(title=TITLE, description=DESCRIPTION)
 
     def node(qualified_name, title, position, **settings):
-        description = registry.widget(qualified_name)
-        widget_class = _widget_class(description)
-        settings["__version__"] = getattr(widget_class, "settings_version", 1)
-        return scheme.new_node(description, title=title, position=position,
-                               properties=settings)
+        return add_node(scheme, registry, qualified_name, title, position,
+                        **settings)
 
     def link(source, output, sink, input_):
         scheme.new_link(source, output, sink, input_)
@@ -131,22 +121,32 @@ def build_scheme(registry):
     return scheme
 
 
-def _widget_class(description):
+def add_node(scheme, registry, qualified_name, title, position, **settings):
+    """A node with the given settings and the widget's settings version;
+    other settings are left to the widget's defaults."""
+    description = registry.widget(qualified_name)
     module, _, name = description.qualified_name.rpartition(".")
     __import__(module)
-    return getattr(sys.modules[module], name)
+    widget_class = getattr(sys.modules[module], name)
+    settings["__version__"] = getattr(widget_class, "settings_version", 1)
+    return scheme.new_node(description, title=title, position=position,
+                           properties=settings)
 
 
-def main():
+def write_workflow(build_scheme, path):
     # File's RecentPath settings are pickled, as in Orange's own examples;
     # the writer logs its fallback from literal format as an error
     logging.getLogger("orangecanvas.scheme.readwrite").setLevel(logging.CRITICAL)
     app = QApplication.instance() or QApplication([])
     scheme = build_scheme(widget_registry())
-    with open(WORKFLOW, "wb") as stream:
+    with open(path, "wb") as stream:
         scheme.save_to(stream, pretty=True, pickle_fallback=True)
     del app
-    print("wrote", WORKFLOW)
+    print("wrote", path)
+
+
+def main():
+    write_workflow(build_scheme, WORKFLOW)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import gc
 import threading
 import time
 
-import numpy as np
 
 from Orange.data import ContinuousVariable, DiscreteVariable, Domain, Table
 

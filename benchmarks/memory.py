@@ -13,7 +13,6 @@ import gc
 import threading
 import time
 
-
 from Orange.data import ContinuousVariable, DiscreteVariable, Domain, Table
 
 import common  # noqa: F401  (puts the add-on on the path)

@@ -1,8 +1,10 @@
 import unittest
+from unittest import mock
 
 import numpy as np
 import scipy.sparse as sp
 
+from orangecontrib.neuralgene import network
 from orangecontrib.neuralgene.network import (
     NetworkSpec, TrainingConfig, TrainingDiverged, float32_copy,
     train_network)
@@ -19,6 +21,15 @@ class TestFloat32Copy(unittest.TestCase):
             self.assertEqual(copy.ctypes.data % 64, 0)
             np.testing.assert_array_equal(copy, X.astype(np.float32))
         self.assertFalse(np.shares_memory(float32_copy(X), X))
+
+    def test_large_copies_are_handed_to_tensorflow_without_copying(self):
+        X = np.random.RandomState(0).normal(size=(1100, 1000))
+        copy = float32_copy(X)
+        self.assertGreaterEqual(copy.nbytes, network._MAPPED_BYTES)
+        np.testing.assert_array_equal(copy, X.astype(np.float32))
+        tensor = network._as_tensor(copy)
+        copy[3, 4] = 42  # seen through the tensor only if memory is shared
+        self.assertEqual(float(tensor[3, 4]), 42)
 
 
 class TestTrainNetwork(unittest.TestCase):
@@ -37,6 +48,22 @@ class TestTrainNetwork(unittest.TestCase):
         dirty = train_network(poisoned, y, spec, config, train_rows=rows)
         for a, b in zip(clean.network.weights, dirty.network.weights):
             np.testing.assert_array_equal(a, b)
+
+    def test_fused_update_is_kerass_adam(self):
+        rng = np.random.RandomState(0)
+        y = np.arange(60) % 3
+        X = float32_copy(rng.normal(size=(60, 30)) + y[:, None])
+        spec = NetworkSpec(30, 3, (16,), "relu", 0.2, 1e-3)
+        config = TrainingConfig(epochs=5, batch_size=16, learning_rate=0.01,
+                                patience=5, seed=2)
+        with mock.patch.object(network._Trainer, "fuse_from_weights", 0):
+            fused = network._Trainer(spec).train(
+                X, y, config, None, np.arange(60), None, None)
+        with mock.patch.object(network._Trainer, "fuse_update", False):
+            plain = network._Trainer(spec).train(
+                X, y, config, None, np.arange(60), None, None)
+        for a, b in zip(fused.network.weights, plain.network.weights):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
     def test_divergence_is_a_value_error_that_says_what_to_do(self):
         y = np.arange(20) % 2

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from Orange.preprocess.preprocess import Preprocess
 
 __all__ = ["InfiniteAsMissing", "RowsWithGenes", "data_notes",
-           "LARGEST_VALUE"]
+           "has_missing", "LARGEST_VALUE"]
 
 # The network computes in float32; larger values would become infinite
 LARGEST_VALUE = float(np.finfo(np.float32).max)
@@ -39,8 +39,9 @@ class InfiniteAsMissing(Preprocess):
             with data.unlocked(data.X):
                 data.X.data[_too_large(data.X.data)] = np.nan
             return data
-        if not any(_too_large(data.X[rows]).any()
-                   for rows in _row_blocks(data.X)):
+        if _within_float32(data.X) or not any(
+                _too_large(data.X[rows]).any()
+                for rows in _row_blocks(data.X)):
             return data
         data = data.copy()
         with data.unlocked(data.X):
@@ -56,7 +57,7 @@ class RowsWithGenes(Preprocess):
     belongs to their class."""
 
     def __call__(self, data):
-        if sp.issparse(data.X) or not data.X.size:
+        if sp.issparse(data.X) or not has_missing(data.X):
             return data
         empty = np.concatenate([np.isnan(data.X[rows]).all(axis=1)
                                 for rows in _row_blocks(data.X)])
@@ -159,6 +160,13 @@ def _summarize(X, continuous) -> _ValueSummary:
             summary.add_known(np.zeros(1))
         return summary
     all_continuous = continuous.all()
+    if all_continuous and X.size:
+        # most tables: nothing missing, nothing too large (a missing value
+        # makes min and max NaN, and NaN fails the comparisons)
+        extremes = np.array([X.min(), X.max()])
+        if -LARGEST_VALUE <= extremes[0] and extremes[1] <= LARGEST_VALUE:
+            summary.add_known(extremes)
+            return summary
     for rows in _row_blocks(X):
         block = X[rows]
         too_large = _too_large(block)
@@ -172,6 +180,20 @@ def _summarize(X, continuous) -> _ValueSummary:
         summary.n_empty_samples += int(unknown.all(axis=1).sum())
         summary.add_known(block if all_continuous else block[:, continuous])
     return summary
+
+
+def has_missing(X) -> bool:
+    """Whether dense X has a missing value; a whole-table check at the speed
+    of reading it, which most expression tables pass."""
+    return X.size > 0 and bool(np.isnan(X.min()))
+
+
+def _within_float32(X) -> bool:
+    """Whether the known values of dense X all fit in float32 (fmin and fmax
+    skip missing values without copying)."""
+    return bool(X.size) and bool(
+        -LARGEST_VALUE <= np.fmin.reduce(X, axis=None)
+        and np.fmax.reduce(X, axis=None) <= LARGEST_VALUE)
 
 
 def _too_large(values):

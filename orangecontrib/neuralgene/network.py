@@ -128,11 +128,13 @@ def _as_tensor(X: np.ndarray):
 # TensorFlow and Keras, imported on first use
 
 def _keras():
-    """Import TensorFlow and Keras quietly (their C++ logging goes to fd 2)."""
+    """Import TensorFlow and Keras quietly (their C++ logging goes to fd 2),
+    and, when imported in a worker thread, without freezing the GUI."""
     import sys
     if "tensorflow" not in sys.modules:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        with _silenced_stderr(), _own_symbols_first():
+        with _silenced_stderr(), _own_symbols_first(), _unscanned_by_gc():
+            _load_libraries_without_gil()
             import tensorflow
         # e.g. retracing notes when many network shapes are trained
         tensorflow.get_logger().setLevel("ERROR")
@@ -153,6 +155,60 @@ def _own_symbols_first():
         yield
     finally:
         sys.setdlopenflags(flags)
+
+
+def _load_libraries_without_gil():
+    """Load TensorFlow's large shared libraries (0.8 GB) before its import
+    does. Python's import loads them holding the GIL, which stops every
+    other thread, the GUI's included, for a third of a second; a call
+    through ctypes releases the GIL. Linux only; elsewhere, or if anything
+    is amiss, the import loads them as usual."""
+    import ctypes
+    import glob
+    import importlib.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    spec = importlib.util.find_spec("tensorflow")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    folder = spec.submodule_search_locations[0]
+    try:
+        dlopen = ctypes.CDLL(None).dlopen
+    except (OSError, AttributeError):
+        return
+    dlopen.restype = ctypes.c_void_p
+    dlopen.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    # framework first: the other library needs it
+    for library in sorted(glob.glob(os.path.join(folder, "libtensorflow*.so*")),
+                          key=lambda path: "framework" not in path):
+        # the handle stays open, so the import finds the library loaded
+        dlopen(os.fsencode(library), sys.getdlopenflags())
+
+
+@contextlib.contextmanager
+def _unscanned_by_gc():
+    """Objects created meanwhile go to the garbage collector's oldest
+    generation without being scanned on the way. Importing TensorFlow
+    creates hundreds of thousands of objects that live as long as the
+    process, and would set off several full collections, each holding the
+    GIL for 100-200 ms while it scans the whole heap."""
+    import gc
+
+    was_enabled = gc.isenabled()
+    untouched = gc.get_freeze_count() > 0  # the application froze objects
+    gc.disable()
+    try:
+        yield
+    finally:
+        if not untouched:
+            # freeze moves all tracked objects out of the young generations,
+            # unfreeze moves them all into the oldest; neither scans them
+            gc.freeze()
+            gc.unfreeze()
+        if was_enabled:
+            gc.enable()
 
 
 @contextlib.contextmanager

@@ -8,7 +8,8 @@ import numpy as np
 from orangecontrib.neuralgene.attribution import (
     class_importances, integrated_gradients)
 from orangecontrib.neuralgene.network import (
-    NetworkSpec, TrainingConfig, train_network)
+    NetworkSpec, TrainedNetwork, TrainingConfig, build_network,
+    train_network)
 
 
 def trained_network(n_samples=90, n_inputs=12, n_classes=3, seed=0):
@@ -25,6 +26,23 @@ def trained_network(n_samples=90, n_inputs=12, n_classes=3, seed=0):
     return train_network(X, y, spec, config).network, X, y
 
 
+def integrated_gradients_by_definition(network, X, classes, n_steps):
+    """The gradient taken at every point of the path, in the input."""
+    import tensorflow as tf
+
+    model = build_network(network.spec)
+    model.set_weights(network.weights)
+    total = np.zeros_like(X)
+    for alpha in (np.arange(n_steps) + 0.5) / n_steps:
+        path = tf.constant(alpha * X)
+        with tf.GradientTape() as tape:
+            tape.watch(path)
+            probs = model(path, training=False)
+            target = tf.gather(probs, classes[:, None], batch_dims=1)
+        total += tape.gradient(target, path).numpy()
+    return X * total / n_steps
+
+
 class TestIntegratedGradients(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -38,6 +56,20 @@ class TestIntegratedGradients(unittest.TestCase):
             np.zeros((1, self.X.shape[1])))[0, self.y]
         np.testing.assert_allclose(attributions.sum(axis=1),
                                    probability - at_baseline, atol=0.02)
+
+    def test_equal_to_the_gradient_taken_along_the_input_path(self):
+        rng = np.random.RandomState(1)
+        spec = NetworkSpec(n_inputs=7, n_classes=3, hidden_layers=(9, 5),
+                           activation="tanh", dropout=0.3, l2=0.0)
+        network = TrainedNetwork(spec, [
+            rng.normal(size=w.shape).astype(np.float32)
+            for w in build_network(spec).get_weights()])
+        X = rng.normal(size=(6, 7)).astype(np.float32)
+        classes = np.array([0, 1, 2, 2, 1, 0], dtype=np.int32)
+        np.testing.assert_allclose(
+            integrated_gradients(network, X, classes, n_steps=20),
+            integrated_gradients_by_definition(network, X, classes, 20),
+            rtol=1e-4, atol=1e-6)
 
     def test_an_input_at_the_baseline_gets_no_attribution(self):
         X = self.X.copy()

@@ -8,8 +8,9 @@ from the baseline's, also where the softmax saturates (a confidently
 classified sample has near-zero gradients). The baseline is the all-zero
 input; for standardized expression that is the average training sample, so
 an attribution says how much a gene's deviation from its average moves the
-predicted probability. A small fully connected network needs only a
-hundred gradient evaluations per sample, taken in large batches.
+predicted probability. The path is walked from the first layer's output,
+which is linear in the input: the wide first layer is computed twice per
+sample, not twice per point of the path.
 
 Numpy in, numpy out; knows neither Orange nor Qt. TensorFlow is imported on
 first use, never at module import.
@@ -25,10 +26,10 @@ __all__ = ["integrated_gradients", "class_importances"]
 # change in probability (32 points: 0.02, and a less stable gene ranking)
 N_STEPS = 100
 # Rows of each class whose attributions are averaged: the class means are
-# estimated well from a few dozen rows, and every row costs N_STEPS
-# gradient evaluations (minutes on thousands of samples of 20,000 genes)
+# estimated well from a few dozen rows, so thousands of samples need not
+# all be walked
 ROWS_PER_CLASS = 30
-# Path points × inputs evaluated at once, bounding the memory used
+# Path points × first-layer units evaluated at once, bounding the memory used
 _CHUNK_ELEMENTS = 2 ** 23
 
 
@@ -50,23 +51,31 @@ def integrated_gradients(network: TrainedNetwork, X: np.ndarray,
         return attributions
     model = build_network(network.spec)
     model.set_weights(network.weights)
+    first, later = model.layers[0], model.layers[1:]
     alphas = tf.constant((np.arange(n_steps) + 0.5) / n_steps, tf.float32)
-    n_inputs = X.shape[1]
-    rows_per_chunk = max(1, _CHUNK_ELEMENTS // (n_steps * n_inputs))
+    width = first.units
+    rows_per_chunk = max(1, _CHUNK_ELEMENTS // (n_steps * width))
     for start in range(0, len(X), rows_per_chunk):
         rows = X[start:start + rows_per_chunk]
         n_rows = len(rows)
-        path = tf.reshape(alphas[:, None, None] * rows[None],
-                          (n_steps * n_rows, n_inputs))
+        # The first layer is linear in the input, so a point alpha * x on
+        # the path reaches it as alpha * (x W) + b: the path is walked from
+        # there, and the mean gradient taken back through W once per row
+        # rather than once per point (a hundredth of the work on wide data)
+        projected = tf.matmul(rows, first.kernel)
+        path = tf.reshape(alphas[:, None, None] * projected[None]
+                          + first.bias, (n_steps * n_rows, width))
         path_classes = tf.tile(classes[start:start + n_rows], [n_steps])
         with tf.GradientTape() as tape:
             tape.watch(path)
-            probs = model(path, training=False)
-            target = tf.gather(probs, path_classes[:, None], batch_dims=1)
-        gradients = tf.reshape(tape.gradient(target, path),
-                               (n_steps, n_rows, n_inputs))
-        attributions[start:start + n_rows] = (
-            rows * tf.reduce_mean(gradients, axis=0).numpy())
+            outputs = first.activation(path)
+            for layer in later:
+                outputs = layer(outputs, training=False)
+            target = tf.gather(outputs, path_classes[:, None], batch_dims=1)
+        mean_gradient = tf.reduce_mean(tf.reshape(
+            tape.gradient(target, path), (n_steps, n_rows, width)), axis=0)
+        attributions[start:start + n_rows] = rows * tf.matmul(
+            mean_gradient, first.kernel, transpose_b=True).numpy()
     return attributions
 
 

@@ -369,13 +369,18 @@ class _Trainer:
         self._apply_update = tf.function(
             self._update, autograph=False, jit_compile=fuse)
         # the loop is written as tf.while_loop, so AutoGraph's conversion
-        # (half of the tracing time) is not needed
+        # (half of the tracing time) is not needed; the traced graph is
+        # called directly, as tf.function's dispatch on every call costs
+        # more than a small epoch does
         self._run_epoch = tf.function(
             self._epoch, autograph=False, input_signature=[
                 features, labels, weights, labels, features, labels, weights,
-                tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int32)])
-        self._keep_best = tf.function(self._copy_weights(to_best=True))
-        self._restore_best = tf.function(self._copy_weights(to_best=False))
+                tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int32)]
+        ).get_concrete_function()
+        self._keep_best = tf.function(
+            self._copy_weights(to_best=True)).get_concrete_function()
+        self._restore_best = tf.function(
+            self._copy_weights(to_best=False)).get_concrete_function()
 
     def _copy_weights(self, to_best):
         def copy():

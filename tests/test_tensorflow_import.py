@@ -23,6 +23,30 @@ LOADED_BEFORE_IMPORT = textwrap.dedent("""
 """)
 
 
+CONCURRENT_FIRST_IMPORTS = textwrap.dedent("""
+    import os, threading
+    from orangecontrib.neuralgene import network
+    threads = [threading.Thread(target=network._keras) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    os.write(2, b"stderr still works")
+""")
+
+
+class TestConcurrentFirstImports(unittest.TestCase):
+    def test_stderr_is_restored_when_threads_import_at_once(self):
+        # each import silences fd 2 for TensorFlow's C++ logging; overlapping
+        # ones used to restore one another's silenced stderr
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        done = subprocess.run(
+            [sys.executable, "-c", CONCURRENT_FIRST_IMPORTS], cwd=root,
+            capture_output=True, text=True, timeout=300)
+        self.assertEqual(done.returncode, 0, done.stderr[-3000:])
+        self.assertIn("stderr still works", done.stderr)
+
+
 @unittest.skipUnless(sys.platform.startswith("linux"), "loads through dlopen")
 class TestLibrariesLoadedWithoutGil(unittest.TestCase):
     def test_libraries_are_loaded_before_the_import_which_then_works(self):

@@ -127,17 +127,23 @@ def _as_tensor(X: np.ndarray):
 # ---------------------------------------------------------------------------
 # TensorFlow and Keras, imported on first use
 
+# fits in two threads (e.g. the widget and Test & Score) may both be first
+_import_lock = threading.RLock()
+
+
 def _keras():
     """Import TensorFlow and Keras quietly (their C++ logging goes to fd 2),
     and, when imported in a worker thread, without freezing the GUI."""
     import sys
-    if "tensorflow" not in sys.modules:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        with _silenced_stderr(), _own_symbols_first(), _unscanned_by_gc():
-            _load_libraries_without_gil()
-            import tensorflow
-        # e.g. retracing notes when many network shapes are trained
-        tensorflow.get_logger().setLevel("ERROR")
+    with _import_lock:
+        if "tensorflow" not in sys.modules:
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+            with _silenced_stderr(), _own_symbols_first(), \
+                    _unscanned_by_gc():
+                _load_libraries_without_gil()
+                import tensorflow  # imports Keras too
+            # e.g. retracing notes when many network shapes are trained
+            tensorflow.get_logger().setLevel("ERROR")
     import keras
     return keras
 

@@ -35,26 +35,26 @@ CONCURRENT_FIRST_IMPORTS = textwrap.dedent("""
 """)
 
 
+def run_in_fresh_interpreter(test, code):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", code], cwd=root,
+                          capture_output=True, text=True, timeout=300)
+    test.assertEqual(done.returncode, 0, done.stderr[-3000:])
+    return done
+
+
 class TestConcurrentFirstImports(unittest.TestCase):
     def test_stderr_is_restored_when_threads_import_at_once(self):
         # each import silences fd 2 for TensorFlow's C++ logging; overlapping
         # ones used to restore one another's silenced stderr
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        done = subprocess.run(
-            [sys.executable, "-c", CONCURRENT_FIRST_IMPORTS], cwd=root,
-            capture_output=True, text=True, timeout=300)
-        self.assertEqual(done.returncode, 0, done.stderr[-3000:])
+        done = run_in_fresh_interpreter(self, CONCURRENT_FIRST_IMPORTS)
         self.assertIn("stderr still works", done.stderr)
 
 
 @unittest.skipUnless(sys.platform.startswith("linux"), "loads through dlopen")
 class TestLibrariesLoadedWithoutGil(unittest.TestCase):
     def test_libraries_are_loaded_before_the_import_which_then_works(self):
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        done = subprocess.run(
-            [sys.executable, "-c", LOADED_BEFORE_IMPORT], cwd=root,
-            capture_output=True, text=True, timeout=300)
-        self.assertEqual(done.returncode, 0, done.stderr[-3000:])
+        done = run_in_fresh_interpreter(self, LOADED_BEFORE_IMPORT)
         self.assertIn("tensorflow imported: False", done.stdout)
         self.assertIn("libraries mapped: True True", done.stdout)
         self.assertIn("imported", done.stdout)

@@ -70,10 +70,13 @@ def gene_importance_table(importance: GeneImportance) -> Table:
                     metas=[StringVariable(name) for name in meta_names])
     X = np.column_stack([importance.overall[order],
                          importance.by_class[order]])
-    metas = np.array(
-        [[gene.name] + [str(gene.attributes.get(key, ""))
-                        for key in annotation_keys]
-         for gene in genes], dtype=object).reshape(len(genes), -1)
+    # filled a column at a time: a list per gene would be tens of thousands
+    # of objects for the garbage collector to track
+    metas = np.empty((len(genes), 1 + n_keys), dtype=object)
+    metas[:, 0] = [gene.name for gene in genes]
+    for column, key in enumerate(annotation_keys, start=1):
+        metas[:, column] = [str(gene.attributes.get(key, ""))
+                            for gene in genes]
     table = Table.from_numpy(domain, X, metas=metas)
     table.name = "Gene Importance"
     return table

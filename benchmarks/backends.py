@@ -40,6 +40,8 @@ if {ours!r}:
     train_network(X, y, spec, config,
                   epoch_callback=lambda *_: ends.append(time.perf_counter()))
 else:
+    # network.build_network's model, written out: calling it would import
+    # TensorFlow into the JAX and PyTorch runs too
     import keras
     regularizer = keras.regularizers.L2(1e-4)
     model = keras.Sequential([

@@ -1,12 +1,14 @@
 """Screenshots for the documentation, rendered from the real widgets.
 
-Run from anywhere: python doc/make_screenshots.py [--output DIR]
+Run from anywhere: python doc/make_screenshots.py [--output DIR] [IMAGE ...]
 
-Writes PNG images into doc/images/ (or DIR):
+Writes PNG images into doc/images/ (or DIR), all of them or only the IMAGEs
+named (--list prints their names):
 
 - the Neural Gene Classifier widget trained on the Khan training samples;
-- the tutorial workflow classify-tumours.ows, opened and run to the end
-  headlessly as the canvas would run it, and its key widgets with results.
+- each tutorial workflow (classify-tumours.ows, rank-genes.ows), opened and
+  run to the end headlessly as the canvas would run it, and its key widgets
+  with results.
 
 Widget defaults saved by the user are neither read nor written, so the
 images show the widgets' own defaults and the workflow's settings. The
@@ -17,6 +19,7 @@ import argparse
 import logging
 import os
 import sys
+from typing import Dict, NamedTuple, Tuple
 from unittest import mock
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -40,25 +43,55 @@ from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
     OWNeuralGeneClassifier)
 
 IMAGES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "images")
-WORKFLOW = os.path.join(os.path.dirname(tutorials.__file__),
-                        "classify-tumours.ows")
+TUTORIALS_DIR = os.path.dirname(tutorials.__file__)
 
 WIDGET_IMAGE = "NeuralGeneClassifier.png"
-WORKFLOW_IMAGE = "tutorial-workflow.png"
-# node title in the tutorial -> (image, size of the widget's window)
-TUTORIAL_WIDGETS = {
-    "Test & Score": ("tutorial-test-and-score.png", (900, 520)),
-    "Confusion Matrix": ("tutorial-confusion-matrix.png", (760, 420)),
-    "Predictions (published test set)": (
-        "tutorial-predictions.png", (1000, 560)),
-}
 
+
+class Tutorial(NamedTuple):
+    workflow: str  # file name in the tutorials package
+    image: str  # the workflow as drawn on the canvas
+    # the links' channel names, where few enough not to overlap
+    channel_names: bool
+    # node title in the workflow -> (image, size of the widget's window)
+    widgets: Dict[str, Tuple[str, Tuple[int, int]]]
+
+    @property
+    def path(self):
+        return os.path.join(TUTORIALS_DIR, self.workflow)
+
+    def image_names(self):
+        return [self.image] + [image for image, _ in self.widgets.values()]
+
+
+TUTORIALS = (
+    Tutorial(
+        "classify-tumours.ows", "tutorial-workflow.png",
+        # with 17 links, the channel names on them would overlap
+        channel_names=False,
+        widgets={
+            "Test & Score": ("tutorial-test-and-score.png", (900, 520)),
+            "Confusion Matrix": ("tutorial-confusion-matrix.png", (760, 420)),
+            "Predictions (published test set)": (
+                "tutorial-predictions.png", (1000, 560)),
+        }),
+    Tutorial(
+        "rank-genes.ows", "tutorial-rank-genes-workflow.png",
+        # five links: "Learner → Scorer" says what the tutorial is about
+        channel_names=True,
+        widgets={
+            "Rank": ("tutorial-rank-genes-rank.png", (700, 560)),
+            "Heat Map": ("tutorial-rank-genes-heat-map.png", (1000, 780)),
+            "Gene importance per tumour type": (
+                "tutorial-rank-genes-importance.png", (960, 500)),
+        }),
+)
 
 
 def image_names():
     """File names of every image this script writes."""
-    return [WIDGET_IMAGE, WORKFLOW_IMAGE] + [
-        image for image, _ in TUTORIAL_WIDGETS.values()]
+    return [WIDGET_IMAGE] + [image for tutorial in TUTORIALS
+                             for image in tutorial.image_names()]
 
 
 def save(pixmap_or_image, output, name):
@@ -89,21 +122,21 @@ def widget_screenshot(output):
     QApplication.processEvents()
 
 
-# The tutorial workflow
-def load_tutorial(registry):
+# The tutorial workflows
+def load_tutorial(tutorial, registry):
     errors = []
-    scheme = load_workflow(WORKFLOW, registry, errors)
+    scheme = load_workflow(tutorial.path, registry, errors)
     if errors:
-        sys.exit(f"Could not load {WORKFLOW}: {errors}")
+        sys.exit(f"Could not load {tutorial.path}: {errors}")
     return scheme
 
 
-def render_workflow(scheme, registry, output, scale=2, margin=20):
+def render_workflow(scheme, registry, output, name, channel_names,
+                    scale=2, margin=20):
     """The workflow as drawn on the canvas, node icons, links and notes."""
     scene = CanvasScene()
     scene.set_registry(registry)
-    # with 17 links, the channel names on them would overlap
-    scene.set_channel_names_visible(False)
+    scene.set_channel_names_visible(channel_names)
     scene.set_node_animation_enabled(False)
     scene.set_scheme(scheme)
     scene.clearSelection()
@@ -119,18 +152,23 @@ def render_workflow(scheme, registry, output, scale=2, margin=20):
     painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
     scene.render(painter, QRectF(image.rect()), source)
     painter.end()
-    save(image, output, WORKFLOW_IMAGE)
+    save(image, output, name)
     scene.clear_scene()  # detach from the workflow before it is cleared
 
 
-def tutorial_screenshots(output):
-    registry = widget_registry()
-    scheme = load_tutorial(registry)
+def tutorial_screenshots(tutorial, registry, output, selected):
+    """The images of ``tutorial`` whose names are in ``selected``."""
+    scheme = load_tutorial(tutorial, registry)
     if not run_until_idle(scheme):
-        sys.exit("The tutorial workflow did not finish; no screenshots saved.")
-    render_workflow(scheme, registry, output)
+        sys.exit(f"The tutorial workflow {tutorial.workflow} did not finish; "
+                 "no screenshots saved.")
+    if tutorial.image in selected:
+        render_workflow(scheme, registry, output, tutorial.image,
+                        tutorial.channel_names)
     nodes = {node.title: node for node in scheme.nodes}
-    for title, (image, (width, height)) in TUTORIAL_WIDGETS.items():
+    for title, (image, (width, height)) in tutorial.widgets.items():
+        if image not in selected:
+            continue
         widget = scheme.widget_for_node(nodes[title])
         widget.UserAdviceMessages = []  # no "Ok, got it" tip over the controls
         widget.resize(width, height)
@@ -146,15 +184,33 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output", default=IMAGES,
                         help="folder for the images (default: doc/images)")
+    parser.add_argument("images", nargs="*", metavar="IMAGE",
+                        help="write only these images (default: all; "
+                             "--list names them)")
+    parser.add_argument("--list", action="store_true",
+                        help="print the names of the images and exit")
     args = parser.parse_args(argv)
+    if args.list:
+        print("\n".join(image_names()))
+        return
+    unknown = set(args.images) - set(image_names())
+    if unknown:
+        parser.error(f"unknown image(s): {', '.join(sorted(unknown))}; "
+                     f"choose from {', '.join(image_names())}")
+    selected = set(args.images or image_names())
     os.makedirs(args.output, exist_ok=True)
     # the workflow's File widgets store their paths pickled; loading is fine
     logging.getLogger("orangecanvas.scheme.readwrite").setLevel(logging.ERROR)
     app = QApplication(sys.argv[:1])
     with mock.patch.object(SettingsHandler, "read_defaults"), \
             mock.patch.object(SettingsHandler, "write_defaults"):
-        widget_screenshot(args.output)
-        tutorial_screenshots(args.output)
+        if WIDGET_IMAGE in selected:
+            widget_screenshot(args.output)
+        tutorials_to_run = [tutorial for tutorial in TUTORIALS if
+                            selected.intersection(tutorial.image_names())]
+        registry = widget_registry() if tutorials_to_run else None
+        for tutorial in tutorials_to_run:
+            tutorial_screenshots(tutorial, registry, args.output, selected)
     app.processEvents()
 
 

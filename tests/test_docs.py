@@ -124,12 +124,15 @@ class TestDocsBuild(unittest.TestCase):
         page = os.path.join(BUILD, "widgets", "neural-gene-classifier.html")
         self.assertEqual(page_title(page), OWNeuralGeneClassifier.name)
 
-    def test_walkthrough_page_has_its_title(self):
+    def test_walkthrough_pages_have_their_titles(self):
         self.assertEqual(build_docs().returncode, 0)
-        page = os.path.join(BUILD, "tutorials", "classify-tumours.html")
-        self.assertEqual(
-            page_title(page),
-            "Classify tumours from gene expression in five minutes")
+        for name, title in (
+                ("classify-tumours",
+                 "Classify tumours from gene expression in five minutes"),
+                ("rank-genes", "Which genes tell childhood tumours apart")):
+            with self.subTest(name):
+                page = os.path.join(BUILD, "tutorials", f"{name}.html")
+                self.assertEqual(page_title(page), title)
 
 
 class TestWidgetPage(WidgetTest):

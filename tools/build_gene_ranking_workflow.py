@@ -69,7 +69,7 @@ def build_scheme(registry):
             ((0, 250, 190, 80),
              "Khan et al. (2001): 63 tumour samples, 2308 genes, "
              "four classes. Shipped with the add-on."),
-            ((140, 110, 260, 80),
+            ((-70, -50, 240, 100),
              "The classifier's Learner is also a gene scorer: Rank trains "
              "it on the data and asks the network which genes it uses."),
             ((380, 270, 240, 90),
@@ -78,7 +78,7 @@ def build_scheme(registry):
             ((620, 270, 220, 80),
              "Samples split by tumour type; do the top genes set the "
              "types apart?"),
-            ((580, -40, 280, 60),
+            ((530, -10, 280, 60),
              "Overall importance and one column per tumour type, most "
              "important gene first."),
     ):

@@ -31,8 +31,8 @@ X = (X - X.mean(axis=0)) / X.std(axis=0)
 ends = []
 if {ours!r}:
     from orangecontrib.neuralgene.network import (
-        NetworkSpec, TrainingConfig, float32_copy, train_network, _keras)
-    _keras()
+        NetworkSpec, TrainingConfig, float32_copy, train_network, import_keras)
+    import_keras()
     spec = NetworkSpec(X.shape[1], CLASSES, (HIDDEN,), "relu", 0.5, 1e-4)
     config = TrainingConfig(EPOCHS, BATCH, 1e-3, 20, 0)
     X = float32_copy(X)

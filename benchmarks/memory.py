@@ -17,7 +17,7 @@ from Orange.data import ContinuousVariable, DiscreteVariable, Domain, Table
 
 import common  # noqa: F401  (puts the add-on on the path)
 from orangecontrib.neuralgene import NeuralGeneClassifierLearner
-from orangecontrib.neuralgene.network import _keras
+from orangecontrib.neuralgene.network import import_keras
 from wide import synthetic_expression, CLASSES
 
 PAGE = 4096
@@ -57,7 +57,7 @@ def main():
     parser.add_argument("--samples", type=int, default=10000)
     parser.add_argument("--genes", type=int, default=20000)
     args = parser.parse_args()
-    _keras()
+    import_keras()
     X, y = synthetic_expression(args.samples, args.genes)
     data_gb = X.nbytes / GB
     domain = Domain(

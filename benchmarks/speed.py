@@ -16,7 +16,7 @@ from Orange.evaluation import CA, CrossValidation
 
 from common import khan_all
 from orangecontrib.neuralgene import NeuralGeneClassifierLearner
-from orangecontrib.neuralgene.network import _keras
+from orangecontrib.neuralgene.network import import_keras
 
 
 def time_cross_validation(learner, data):
@@ -30,7 +30,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     data = khan_all()
-    _keras()
+    import_keras()
     print(f"10-fold CV on Khan SRBCT: {len(data)} samples, "
           f"{len(data.domain.attributes)} genes")
     for repeat in range(args.repeats):

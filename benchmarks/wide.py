@@ -21,7 +21,7 @@ from Orange.data import ContinuousVariable, DiscreteVariable, Domain, Table
 
 import common  # noqa: F401  (puts the add-on on the path)
 from orangecontrib.neuralgene import NeuralGeneClassifierLearner
-from orangecontrib.neuralgene.network import _keras
+from orangecontrib.neuralgene.network import import_keras
 
 HIDDEN, EPOCHS, BATCH, CLASSES = 256, 10, 64, 10
 
@@ -59,7 +59,7 @@ def main():
     table = Table.from_numpy(domain, X, y.astype(float))
     n_weights = args.genes * HIDDEN + HIDDEN + HIDDEN * CLASSES + CLASSES
     flops = 6 * args.samples * EPOCHS * n_weights
-    _keras()
+    import_keras()
 
     peak = matmul_peak_gflops()
     print(f"Wide data: {args.samples} samples x {args.genes} genes, "

@@ -18,7 +18,7 @@ LOADED_BEFORE_IMPORT = textwrap.dedent("""
     print("tensorflow imported:", "tensorflow" in sys.modules)
     print("libraries mapped:", "libtensorflow_cc" in mapped,
           "libtensorflow_framework" in mapped)
-    network._keras()
+    network.import_keras()
     print("imported")
 """)
 
@@ -26,7 +26,7 @@ LOADED_BEFORE_IMPORT = textwrap.dedent("""
 CONCURRENT_FIRST_IMPORTS = textwrap.dedent("""
     import os, threading
     from orangecontrib.neuralgene import network
-    threads = [threading.Thread(target=network._keras) for _ in range(3)]
+    threads = [threading.Thread(target=network.import_keras) for _ in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:

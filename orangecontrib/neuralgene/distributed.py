@@ -16,16 +16,16 @@ visible GPU by itself.
 import numpy as np
 
 from orangecontrib.neuralgene.network import (
-    TrainedNetwork, TrainingOutcome, _keras, _weights_or_ones, build_network,
+    TrainedNetwork, TrainingOutcome, import_keras, weights_or_ones, build_network,
     initialize_weights)
 
 
 def train_distributed(strategy, X, y, spec, config, sample_weight,
                       train_rows, validation_rows, epoch_callback):
-    keras = _keras()
+    keras = import_keras()
     import tensorflow as tf
 
-    weights = _weights_or_ones(sample_weight, len(y))
+    weights = weights_or_ones(sample_weight, len(y))
     y = np.asarray(y, np.int32)
     with strategy.scope():
         model = build_network(spec, l2_regularizers=True)

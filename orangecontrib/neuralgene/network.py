@@ -13,7 +13,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 __all__ = ["NetworkSpec", "TrainingConfig", "TrainedNetwork", "train_network",
-           "float32_copy", "TrainingDiverged"]
+           "float32_copy", "TrainingDiverged", "import_keras",
+           "weights_or_ones"]
 
 class TrainingDiverged(ValueError):
     """The loss became infinite or undefined."""
@@ -131,7 +132,7 @@ def _as_tensor(X: np.ndarray):
 _import_lock = threading.RLock()
 
 
-def _keras():
+def import_keras():
     """Import TensorFlow and Keras quietly (their C++ logging goes to fd 2),
     and, when imported in a worker thread, without freezing the GUI."""
     import sys
@@ -236,7 +237,7 @@ def _silenced_stderr():
 def build_network(spec: NetworkSpec, l2_regularizers=False):
     """The Keras model; the L2 penalty is left to the training step unless
     ``l2_regularizers`` attaches it as Keras regularizers (for ``fit``)."""
-    keras = _keras()
+    keras = import_keras()
     regularizer = None
     if l2_regularizers and spec.l2 > 0:
         regularizer = keras.regularizers.L2(spec.l2)
@@ -253,7 +254,7 @@ def build_network(spec: NetworkSpec, l2_regularizers=False):
 
 def initialize_weights(model, seed: int):
     """Fresh weights and dropout seeds, a function of ``seed`` alone."""
-    keras = _keras()
+    keras = import_keras()
     import tensorflow as tf
 
     for i, layer in enumerate(model.layers):
@@ -309,7 +310,7 @@ def train_network(X: np.ndarray, y: np.ndarray, spec: NetworkSpec,
 def _multi_device_strategy():
     """The tf.distribute strategy whose scope the caller entered, if it
     spans several devices (e.g. ``MirroredStrategy`` over GPUs)."""
-    _keras()
+    import_keras()
     import tensorflow as tf
     if tf.distribute.has_strategy():
         strategy = tf.distribute.get_strategy()
@@ -353,7 +354,7 @@ class _Trainer:
     fuse_from_weights = 2 ** 16
 
     def __init__(self, spec: NetworkSpec):
-        keras = _keras()
+        keras = import_keras()
         import tensorflow as tf
 
         self.spec = spec
@@ -468,7 +469,7 @@ class _Trainer:
         import tensorflow as tf
 
         self._reset(config)
-        w = _weights_or_ones(sample_weight, len(y))
+        w = weights_or_ones(sample_weight, len(y))
         validation = validation_rows is not None
         rows = validation_rows if validation else []
         X_val = tf.convert_to_tensor(
@@ -518,7 +519,7 @@ class _Trainer:
                                best_epoch)
 
 
-def _weights_or_ones(weights: Optional[Sequence[float]], n: int):
+def weights_or_ones(weights: Optional[Sequence[float]], n: int):
     if weights is None:
         return np.ones(n, dtype=np.float32)
     return np.asarray(weights, dtype=np.float32)

@@ -4,17 +4,21 @@ import subprocess
 import sys
 from unittest.mock import Mock
 
+import numpy as np
+import pyqtgraph as pg
+
 from Orange.widgets.tests.base import (
     ParameterMapping, WidgetLearnerTestMixin)
 
 from tests import widget_testing
+from orangecontrib.neuralgene.learner import DEFAULT_PARAMETERS
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
     REPLICABLE_SEED, OWNeuralGeneClassifier, TrainingInterrupted)
 
-QUICK = {"auto_apply": False, "epochs": 5}
+QUICK = widget_testing.QUICK
 # long enough that a fit is still running when the test acts on it
-LONG = {"auto_apply": False, "epochs": 10000, "early_stopping": False}
-WAIT = 60000  # ms; generous, so a slow machine does not fail the tests
+LONG = dict(QUICK, epochs=10000, early_stopping=False)
+WAIT = widget_testing.WAIT
 
 
 def checkbox_mapping(name, checkbox, checked_value, unchecked_value):
@@ -22,6 +26,15 @@ def checkbox_mapping(name, checkbox, checked_value, unchecked_value):
         name, checkbox, values=[checked_value, unchecked_value],
         getter=lambda: checked_value if checkbox.isChecked() else unchecked_value,
         setter=lambda value: checkbox.setChecked(value == checked_value))
+
+
+def radio_mapping(name, group, buttons, values):
+    """Mapping for radio buttons whose setting is the button's index;
+    `buttons` are the learner's values of the buttons, in index order."""
+    return ParameterMapping(
+        name, group, values=values,
+        getter=lambda: buttons[group.group.checkedId() - 1],
+        setter=lambda value: group.buttons[buttons.index(value)].click())
 
 
 def combo_mapping(name, combo):
@@ -43,6 +56,11 @@ class TestOWNeuralGeneClassifier(widget_testing.NeuralGeneWidgetTest,
         self.init()
         controls = self.widget.controls
         self.parameters = [
+            # by hand last, so that the other parameters train quickly
+            radio_mapping("auto", controls.auto_settings,
+                          buttons=(False, True), values=[True, False]),
+            ParameterMapping("ensemble_size", controls.ensemble_size,
+                             values=[1, 2]),
             ParameterMapping(
                 "hidden_layers", controls.hidden_layers, values=[(8,), (8, 4)],
                 getter=lambda: tuple(
@@ -196,3 +214,181 @@ class TestOWNeuralGeneClassifier(widget_testing.NeuralGeneWidgetTest,
                 "assert 'tensorflow' not in sys.modules; "
                 "assert 'keras' not in sys.modules")
         subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class TestSettingsBox(widget_testing.NeuralGeneWidgetTest):
+    quick_settings = widget_testing.AUTOMATIC
+
+    def learner(self):
+        self.widget.apply_button.button.clicked.emit()
+        return self.get_output(self.widget.Outputs.learner)
+
+    def choose(self, automatic):
+        self.widget.controls.auto_settings.buttons[int(automatic)].click()
+
+    def manual_controls(self):
+        controls = self.widget.controls
+        return {name: getattr(controls, name) for name in (
+            "hidden_layers", "activation", "dropout", "l2", "keep_top_genes",
+            "n_genes", "epochs", "batch_size", "learning_rate",
+            "early_stopping", "validation_fraction", "patience")}
+
+    def lasting_controls(self):
+        controls = self.widget.controls
+        return {name: getattr(controls, name) for name in (
+            "ensemble_size", "balance_classes", "replicable")}
+
+    def assert_enabled(self, controls, enabled):
+        for name, control in controls.items():
+            self.assertEqual(control.isEnabled(), enabled, name)
+
+    def test_a_new_widget_chooses_its_settings_automatically(self):
+        learner = self.learner()
+        self.assertIs(learner.auto, True)
+        self.assertEqual(learner.ensemble_size,
+                         DEFAULT_PARAMETERS["ensemble_size"])
+
+    def test_automatic_is_the_first_button_and_checked(self):
+        group = self.widget.controls.auto_settings
+        first = group.layout().itemAt(0).widget()
+        self.assertTrue(first.text().startswith("Choose automatically"))
+        self.assertTrue(first.isChecked())
+
+    def test_automatic_greys_out_what_it_chooses(self):
+        self.assert_enabled(self.manual_controls(), False)
+        self.assert_enabled(self.lasting_controls(), True)
+
+    def test_set_by_hand_trains_with_the_controls_and_enables_them(self):
+        self.choose(automatic=False)
+        self.assertIs(self.learner().auto, False)
+        self.assert_enabled(self.manual_controls(), True)
+        self.assert_enabled(self.lasting_controls(), True)
+
+        self.choose(automatic=True)
+        self.assertIs(self.learner().auto, True)
+        self.assert_enabled(self.manual_controls(), False)
+
+    def test_bad_hidden_layers_do_not_stop_the_automatic_choice(self):
+        self.choose(automatic=False)
+        edit = self.widget.controls.hidden_layers
+        edit.setText("64, many")
+        edit.returnPressed.emit()
+        self.assertIsNone(self.learner())
+        self.assertTrue(self.widget.Error.invalid_hidden_layers.is_shown())
+
+        self.choose(automatic=True)
+        self.assertIs(self.learner().auto, True)
+        self.assertFalse(self.widget.Error.invalid_hidden_layers.is_shown())
+
+    def test_networks_averaged_goes_to_the_learner(self):
+        self.widget.controls.ensemble_size.setValue(5)
+        self.assertEqual(self.learner().ensemble_size, 5)
+
+
+class TestAutomaticChoice(widget_testing.NeuralGeneWidgetTest):
+    """What the widget shows of the automatic choice; each test trains once
+    on a small table, a few seconds."""
+    quick_settings = widget_testing.AUTOMATIC
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.data = widget_testing.small_expression_table()
+
+    def cells(self, row):
+        table = self.widget.selection_table.model
+        return [table.item(row, column) for column in range(table.columnCount())]
+
+    def test_table_has_a_row_per_candidate_and_marks_the_chosen(self):
+        model = self.train(self.data)
+        selection = model.selection
+        table = self.widget.selection_table
+        self.assertFalse(table.isHidden())
+        self.assertEqual(table.model.rowCount(), len(selection.scores))
+        self.assertEqual(
+            [table.model.horizontalHeaderItem(column).text()
+             for column in range(table.model.columnCount())],
+            ["Genes", "Network", "L2", "Epochs", "Inner CA",
+             "Inner log loss", "Chosen"])
+        for row, score in enumerate(selection.scores):
+            genes, network, l2, epochs, accuracy, loss, chosen = \
+                self.cells(row)
+            self.assertEqual(genes.text(), score.candidate.genes)
+            self.assertEqual(network.text(), score.candidate.network)
+            self.assertEqual(float(l2.text()), score.candidate.l2)
+            self.assertEqual(int(epochs.text()), score.epochs)
+            self.assertAlmostEqual(float(accuracy.text()), score.accuracy,
+                                   places=3)
+            self.assertAlmostEqual(float(loss.text()), score.log_loss,
+                                   places=3)
+            self.assertEqual(chosen.text(), "✓" if score.chosen else "")
+            self.assertEqual(genes.font().bold(), score.chosen)
+        n_chosen = sum(score.chosen for score in selection.scores)
+        self.assertEqual(n_chosen, DEFAULT_PARAMETERS["ensemble_size"])
+        self.assertEqual(
+            table.title.text(),
+            f"Inner {selection.inner_folds}-fold cross-validation on "
+            f"{len(self.data)} samples: {n_chosen} of "
+            f"{len(selection.scores)} candidates averaged")
+
+    def test_curves_show_inner_cross_validation_and_the_chosen_epochs(self):
+        model = self.train(self.data)
+        plot = self.widget.plot
+        self.assertEqual(plot.legend_names(),
+                         ["Training", "Inner CV (held out)"])
+        _, held_out = plot._curves["val_loss"].getData()
+        np.testing.assert_allclose(
+            held_out, model.selection.chosen[0].loss_curve)
+        lines = [item.value() for item in plot.loss_plot.items
+                 if isinstance(item, pg.InfiniteLine)]
+        self.assertEqual(lines, [model.selection.chosen[0].epochs])
+
+    def test_progress_moves_and_says_what_is_done(self):
+        self.widget.progressBarSet = Mock()
+        self.widget.setStatusMessage = Mock()
+        self.train(self.data)
+        progress = [call[0][0] for call in
+                    self.widget.progressBarSet.call_args_list]
+        self.assertEqual(progress, sorted(progress))
+        self.assertTrue(any(0 < value < 80 for value in progress), progress)
+        self.assertEqual(progress[-1], 100)
+        statuses = [call[0][0] for call in
+                    self.widget.setStatusMessage.call_args_list]
+        self.assertIn("Choosing the network", statuses)
+        self.assertIn("Training the chosen networks", statuses)
+
+    def test_training_history_has_a_row_per_epoch_of_the_longest_curve(self):
+        model = self.train(self.data)
+        table = self.get_output(self.widget.Outputs.training_history)
+        history = model.history
+        self.assertEqual(len(table),
+                         max(len(values) for values in history.values()))
+        trained = len(history["loss"])
+        loss = table.get_column("Training loss")
+        np.testing.assert_allclose(loss[:trained], history["loss"])
+        self.assertTrue(np.all(np.isnan(loss[trained:])))
+
+    def test_training_by_hand_hides_the_table(self):
+        self.train(self.data)
+        self.assertFalse(self.widget.selection_table.isHidden())
+        self.widget.epochs = 5
+        self.widget.ensemble_size = 1
+        self.widget.controls.auto_settings.buttons[0].click()  # by hand
+        model = self.train(self.data)
+        self.assertIsNone(model.selection)
+        self.assertTrue(self.widget.selection_table.isHidden())
+        self.assertTrue(self.widget.selection_table.is_empty)
+        self.assertEqual(self.widget.plot.legend_names(),
+                         ["Training", "Validation"])
+
+    def test_too_few_samples_for_inner_folds_shows_the_fixed_settings(self):
+        tiny = self.iris[[0, 1, 2, 50, 51, 52, 100, 101]]  # 2 of virginica
+        model = self.train(tiny)
+        self.assertTrue(model.selection.fell_back)
+        table = self.widget.selection_table
+        self.assertEqual(table.model.rowCount(), 1)
+        self.assertEqual([cell.text() for cell in self.cells(0)][4:],
+                         ["–", "–", "✓"])
+        self.assertTrue(table.title.text().startswith(
+            "No inner cross-validation"))
+        self.assertTrue(self.widget.Warning.training_notes.is_shown())

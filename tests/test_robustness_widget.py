@@ -23,16 +23,16 @@ from Orange.data import Domain
 from Orange.widgets.evaluate.owpredictions import OWPredictions
 from Orange.widgets.model.owsavemodel import OWSaveModel
 
+from orangecontrib.neuralgene.learner import DEFAULT_PARAMETERS
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
     OWNeuralGeneClassifier, TrainingInterrupted)
 from tests import widget_testing
 from tests.awkward_tables import CASES, ERROR, scattered_missing, with_values
 from tests.test_learner import expression_table
 
-QUICK = {"auto_apply": False, "epochs": 5, "hidden_layers": "8"}
+QUICK = dict(widget_testing.QUICK, hidden_layers="8")
 # long enough that a fit is still running when the test acts on it
-LONG = {"auto_apply": False, "epochs": 10000, "early_stopping": False,
-        "hidden_layers": "8"}
+LONG = dict(QUICK, epochs=10000, early_stopping=False)
 WAIT = widget_testing.WAIT
 
 
@@ -249,6 +249,32 @@ class TestOldSettings(RobustnessTest):
         self.assertEqual(widget.learner.dropout, 0.2)
         self.assertEqual(widget.learner.n_genes, 200)
 
+    def test_settings_without_a_version_choose_automatically_unless_told(self):
+        widget = self.open_with({"epochs": 7})
+        self.assertIs(widget.learner.auto, True)
+        self.assertEqual(widget.learner.ensemble_size,
+                         DEFAULT_PARAMETERS["ensemble_size"])
+        widget = self.open_with({"auto": False, "ensemble_size": 2})
+        self.assertIs(widget.auto_settings, False)
+        self.assertIs(widget.learner.auto, False)
+        self.assertEqual(widget.learner.ensemble_size, 2)
+
+    def test_workflows_of_version_1_train_one_network_by_hand(self):
+        widget = self.open_with({VERSION_KEY: 1, "hidden_layers": "32",
+                                 "epochs": 50})
+        self.assertIs(widget.auto_settings, False)
+        self.assertEqual(widget.ensemble_size, 1)
+        self.assertIs(widget.learner.auto, False)
+        self.assertEqual(widget.learner.ensemble_size, 1)
+        self.assertEqual(widget.learner.hidden_layers, (32,))
+        self.assertTrue(widget.controls.epochs.isEnabled())
+
+    def test_version_1_settings_keep_what_they_already_have(self):
+        widget = self.open_with({VERSION_KEY: 1, "auto_settings": True,
+                                 "ensemble_size": 4})
+        self.assertIs(widget.learner.auto, True)
+        self.assertEqual(widget.learner.ensemble_size, 4)
+
     def test_learner_names_and_types_from_an_older_workflow_open(self):
         widget = self.open_with({
             VERSION_KEY: 0, "hidden_layers": [32, 16], "n_genes": None,
@@ -269,7 +295,9 @@ class TestOldSettings(RobustnessTest):
     def test_settings_of_this_version_survive_saving_and_opening(self):
         widget = self.open_with({"hidden_layers": "128, 64", "epochs": 50,
                                  "keep_top_genes": False,
-                                 "balance_classes": True})
+                                 "balance_classes": True,
+                                 "ensemble_size": 2})
+        widget.controls.auto_settings.buttons[0].click()  # by hand
         packed = widget.settingsHandler.pack_data(widget)
         self.assertEqual(packed[VERSION_KEY],
                          OWNeuralGeneClassifier.settings_version)
@@ -277,3 +305,6 @@ class TestOldSettings(RobustnessTest):
         self.assertEqual(reopened.learner.params, widget.learner.params)
         self.assertEqual(reopened.learner.hidden_layers, (128, 64))
         self.assertIsNone(reopened.learner.n_genes)
+        self.assertIs(reopened.learner.auto, False)
+        self.assertEqual(reopened.learner.ensemble_size, 2)
+        self.assertTrue(reopened.controls.epochs.isEnabled())

@@ -11,8 +11,9 @@ from Orange.widgets.tests.base import WidgetTest
 
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
     OWNeuralGeneClassifier)
+from tests import widget_testing
 
-WAIT = 60000  # ms; generous, so a slow machine does not fail the test
+WAIT = widget_testing.WAIT
 PNG_IMAGE = re.compile(r'<img[^>]*src="data:image/png;base64,([^"]+)"')
 
 
@@ -25,13 +26,14 @@ class TestReport(WidgetTest):
     def setUp(self):
         self.widget = self.create_widget(
             OWNeuralGeneClassifier,
-            stored_settings={"auto_apply": False, "epochs": 5,
-                             "hidden_layers": "16, 8", "keep_top_genes": False})
+            stored_settings=dict(widget_testing.QUICK, hidden_layers="16, 8",
+                                 keep_top_genes=False))
 
-    def train(self):
+    def train(self, data=None):
         # one reports from the widget's window, so the plot has its size
         self.widget.show()
-        self.send_signal(self.widget.Inputs.data, self.iris)
+        self.send_signal(self.widget.Inputs.data,
+                         self.iris if data is None else data)
         self.widget.apply_button.button.click()
         self.assertIsNotNone(
             self.get_output(self.widget.Outputs.model, wait=WAIT))
@@ -45,8 +47,10 @@ class TestReport(WidgetTest):
         html = self.report()
         self.assertIn("Model parameters", html)
         parameters = self.widget.get_learner_parameters()
+        self.assertIn(("Settings", "set by hand"), parameters)
         self.assertIn(("Hidden layers", "16, 8"), parameters)
         self.assertIn(("Genes", "all"), parameters)
+        self.assertIn(("Networks averaged", 1), parameters)
         for name, value in parameters:
             self.assertIn(f"<b>{name}:</b> {value}", html)
 
@@ -72,3 +76,50 @@ class TestReport(WidgetTest):
         self.assertIn("<b>Hidden layers:</b> 16, 8", html)
         self.assertNotIn("Data instances", html)
         self.assertNotIn("<img", html)
+
+    def test_report_by_hand_has_no_table_of_candidates(self):
+        self.train()
+        html = self.report()
+        self.assertNotIn("Automatic choice", html)
+        self.assertNotIn("<table", html)
+
+
+class TestReportOfAutomaticChoice(WidgetTest):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.data = widget_testing.small_expression_table()
+
+    def setUp(self):
+        self.widget = self.create_widget(
+            OWNeuralGeneClassifier, stored_settings=widget_testing.AUTOMATIC)
+
+    def test_parameters_are_those_the_automatic_choice_leaves_to_the_user(self):
+        self.assertEqual(
+            [name for name, _ in self.widget.get_learner_parameters()],
+            ["Settings", "Networks averaged", "Balance classes",
+             "Replicable training"])
+        self.widget.create_report_html()
+        html = self.widget.report_html
+        self.assertIn("<b>Settings:</b> chosen by inner cross-validation",
+                      html)
+        self.assertNotIn("Hidden layers", html)
+
+    def test_report_has_the_table_of_candidates(self):
+        self.widget.show()
+        self.send_signal(self.widget.Inputs.data, self.data)
+        self.widget.apply_button.button.click()
+        model = self.get_output(self.widget.Outputs.model, wait=WAIT)
+        self.widget.create_report_html()
+        html = self.widget.report_html
+        self.assertIn("Automatic choice of settings", html)
+        self.assertIn(self.widget.selection_table.title.text(), html)
+        table, = re.findall(r"<table.*?</table>", html, re.S)
+        rows = re.findall(r"<tr.*?</tr>", table, re.S)
+        self.assertEqual(len(rows), 1 + len(model.selection.scores))
+        self.assertIn("Inner log loss", rows[0])
+        chosen = [row for row in rows[1:] if "font-weight: bold" in row]
+        self.assertEqual(len(chosen), len(model.selection.chosen))
+        self.assertTrue(all("✓" in row for row in chosen))
+        for score, row in zip(model.selection.scores, rows[1:]):
+            self.assertIn(score.candidate.network, row)

@@ -1,17 +1,30 @@
-"""What the widget tests share: a widget that trains in a few epochs, with
-TensorFlow loaded before the first test and generous waits for outputs."""
+"""What the widget tests share: a widget that trains by hand in a few epochs,
+with TensorFlow loaded before the first test and generous waits for outputs,
+and a small table on which the automatic choice is quick."""
 from Orange.data import Table
 from Orange.widgets.tests.base import WidgetTest
 
 from orangecontrib.neuralgene.learner import NeuralGeneClassifierLearner
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
     OWNeuralGeneClassifier)
+from tests.test_learner import expression_table
 
 WAIT = 60000  # ms; generous, so a slow machine does not fail the tests
+# settings by hand, one network of a few epochs
+QUICK = {"auto_apply": False, "auto_settings": False, "ensemble_size": 1,
+         "epochs": 5}
+# the automatic choice, as a new widget makes it
+AUTOMATIC = {"auto_apply": False}
+
+
+def small_expression_table():
+    """40 samples of 3 classes and 30 genes: five inner folds, five
+    candidates, a few seconds of automatic choice."""
+    return expression_table(n_samples=40, n_genes=30, n_classes=3)
 
 
 class NeuralGeneWidgetTest(WidgetTest):
-    quick_settings = {"auto_apply": False, "epochs": 5}
+    quick_settings = QUICK
 
     @classmethod
     def setUpClass(cls):
@@ -19,7 +32,7 @@ class NeuralGeneWidgetTest(WidgetTest):
         cls.iris = Table("iris")
         # Import TensorFlow now, so the first fit in a test does not run
         # into the test helpers' default 5-second wait for outputs
-        NeuralGeneClassifierLearner(epochs=1)(cls.iris[::10])
+        NeuralGeneClassifierLearner(auto=False, epochs=1)(cls.iris[::10])
 
     def setUp(self):
         self.widget = self.create_widget(

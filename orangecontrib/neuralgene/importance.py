@@ -44,8 +44,14 @@ def gene_importance(model, data: Table) -> GeneImportance:
     by_class = np.zeros((len(genes), len(class_names)))
     by_class[:, np.setdiff1d(np.arange(len(class_names)),
                              model.trained_classes)] = np.nan
+    # an ensemble's importance is its networks' mean: each network's
+    # attributions are to the genes it reads, 0 for the others
+    kept = np.zeros((len(model.selected_genes), len(model.trained_classes)))
+    for member in model.members:
+        kept[member.columns] += class_importances(
+            member.network, X[:, member.columns], y).T
     by_class[np.ix_(model.selected_genes, model.trained_classes)] = \
-        class_importances(model.network, X, y).T
+        kept / len(model.members)
     measured = model.trained_classes[np.unique(y)]
     overall = (by_class[:, measured].mean(axis=1) if len(measured)
                else np.zeros(len(genes)))

@@ -9,11 +9,10 @@ import copy
 import inspect
 import math
 import warnings
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_selection import SelectKBest, f_classif
 from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
@@ -28,8 +27,11 @@ from Orange.preprocess.score import LearnerScorer
 from orangecontrib.neuralgene.data_checks import (
     InfiniteAsMissing, RowsWithGenes, data_notes, has_missing)
 from orangecontrib.neuralgene.importance import gene_importance
+from orangecontrib.neuralgene.model_selection import (
+    Member, ModelSelection, anova_f_scores, choose_and_train, default_family,
+    top_genes)
 from orangecontrib.neuralgene.network import (
-    NetworkSpec, TrainingConfig, TrainedNetwork, float32_copy, train_network)
+    NetworkSpec, TrainingConfig, float32_copy, train_network)
 
 __all__ = ["NeuralGeneClassifierLearner", "NeuralGeneClassifierModel",
            "DEFAULT_PARAMETERS", "ACTIVATIONS"]
@@ -79,15 +81,23 @@ class ImputeMissingValues(SklImpute):
 
 
 class NeuralGeneClassifierModel(Model):
-    """A trained network with the gene selection and scaling it was fitted
-    with; ``predict`` applies all three to new samples."""
+    """An ensemble of trained networks with the gene selection and scaling
+    they were fitted with; ``predict`` applies them to new samples and
+    averages the networks' probabilities.
 
-    def __init__(self, domain, network: TrainedNetwork,
+    ``selection`` records the automatic choice (``ModelSelection``: every
+    candidate's inner cross-validation accuracy and log loss, and which were
+    chosen); it is None for models trained with manual settings.
+    """
+
+    def __init__(self, domain, members: List[Member],
                  trained_classes: np.ndarray, selected_genes: np.ndarray,
                  scaler: StandardScaler, gene_scores: np.ndarray,
-                 history: dict, best_epoch: int, training_notes: List[str]):
+                 history: dict, best_epoch: int, training_notes: List[str],
+                 log_transform: bool = False,
+                 selection: Optional[ModelSelection] = None):
         super().__init__(domain)
-        self.network = network
+        self.members = members
         self.trained_classes = trained_classes
         self.selected_genes = selected_genes
         self.scaler = scaler
@@ -95,14 +105,32 @@ class NeuralGeneClassifierModel(Model):
         self.history = history
         self.best_epoch = best_epoch
         self.training_notes = training_notes
+        self.log_transform = log_transform
+        self.selection = selection
+
+    def __setstate__(self, state):
+        if "members" not in state:  # saved by version 0.1.0: one network
+            network = state.pop("network")
+            state["members"] = [Member(network, np.arange(
+                len(state["selected_genes"])))]
+        state.setdefault("log_transform", False)
+        state.setdefault("selection", None)
+        self.__dict__.update(state)
+
+    @property
+    def network(self):
+        """The first (in automatic mode, the best) network of the ensemble."""
+        return self.members[0].network
 
     @property
     def n_epochs_trained(self):
         return len(self.history["loss"])
 
     def network_input(self, X):
-        """What the network sees of samples X: the kept genes, scaled."""
+        """What the networks see of samples X: the kept genes, scaled."""
         X = _dense_float32(X[:, self.selected_genes])
+        if self.log_transform:
+            _log_counts(X)
         X[np.isinf(X)] = np.nan  # the scaler refuses infinities
         with np.errstate(over="ignore"):  # far beyond float32: clipped below
             X = self.scaler.transform(X)
@@ -114,7 +142,8 @@ class NeuralGeneClassifierModel(Model):
 
     def predict(self, X):
         X = self.network_input(X)
-        probs = self.network.predict_proba(X)
+        probs = np.mean([member.network.predict_proba(X[:, member.columns])
+                         for member in self.members], axis=0)
         all_classes = np.zeros((len(X), len(self.domain.class_var.values)))
         all_classes[:, self.trained_classes] = probs
         return all_classes
@@ -122,14 +151,34 @@ class NeuralGeneClassifierModel(Model):
     def __repr__(self):
         return (f"{type(self).__name__}(genes={len(self.selected_genes)}, "
                 f"classes={len(self.trained_classes)}, "
-                f"epochs={self.n_epochs_trained})")
+                f"networks={len(self.members)})")
 
 
 class NeuralGeneClassifierLearner(Learner, LearnerScorer):
-    """A regularised multilayer perceptron for samples × genes tables.
+    """A regularised neural network for samples × genes tables.
+
+    By default (``auto=True``) the learner chooses for itself, by stratified
+    inner cross-validation on the training samples, how many genes to keep,
+    whether to use a hidden layer, how strong the L2 penalty is and how many
+    epochs to train (see ``model_selection``), and averages the
+    probabilities of the ``ensemble_size`` best candidates retrained on all
+    the training samples. Count data (no negative values, some above 100)
+    are log-transformed first. The choice is recorded in the model's
+    ``selection``.
+
+    With ``auto=False``, the network is trained with the settings below,
+    ``ensemble_size`` times with different seeds.
 
     Parameters
     ----------
+    auto : bool
+        Choose genes, network, penalty and epochs by inner cross-validation;
+        ``hidden_layers``, ``dropout``, ``l2``, ``n_genes``, ``epochs``,
+        ``learning_rate``, ``batch_size``, ``early_stopping``,
+        ``validation_fraction`` and ``patience`` then apply to ``auto=False``
+        only.
+    ensemble_size : int
+        Networks whose probabilities are averaged.
     hidden_layers : tuple of int
         Number of neurons in each hidden layer.
     activation : str
@@ -166,7 +215,8 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
     feature_type = Variable
     class_type = DiscreteVariable
 
-    def __init__(self, hidden_layers=(64,), activation="relu", dropout=0.5,
+    def __init__(self, auto=True, ensemble_size=3, hidden_layers=(64,),
+                 activation="relu", dropout=0.5,
                  l2=1e-4, n_genes=200, epochs=200, batch_size=32,
                  learning_rate=1e-3, early_stopping=True,
                  validation_fraction=0.1, patience=20, class_weight=None,
@@ -175,6 +225,8 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
         # a connected preprocessor adds to the default pipeline, so that
         # e.g. a Normalize in the widget does not silently drop imputation
         self.use_default_preprocessors = True
+        self.auto = auto
+        self.ensemble_size = ensemble_size
         self.hidden_layers = hidden_layers
         self.activation = activation
         self.dropout = dropout
@@ -267,41 +319,74 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
                 "rather than with fit.")
         notes = list(self._data_notes or [])
         weights = _sample_weights(W, y, self.class_weight)
-
-        selected, gene_scores = self._select_genes(X, y)
-        X, scaler = _standardize(X, selected)
-        X = _clip_outliers(X)
-        if not np.any(scaler.var_ > 0):
-            notes.append(
-                "Every gene kept for training has the same value in all "
-                "samples: the network can only learn how common each "
-                "class is.")
         n_single = int(np.sum(np.bincount(y) == 1))
         if n_single:
             notes.append(
                 f"Only one training sample in {n_single} of the "
                 f"{len(trained_classes)} classes: the network can hardly "
                 "learn them.")
-
         seed = check_random_state(self.random_state).randint(2 ** 30)
-        train_rows, validation_rows = self._validation_split(y, seed, notes)
+        fit = self._fit_automatic if self.auto else self._fit_manual
+        model = fit(X, y, weights, seed, notes)
+        model.trained_classes = trained_classes
+        if not np.any(model.scaler.var_ > 0):
+            notes.append(
+                "Every gene kept for training has the same value in all "
+                "samples: the network can only learn how common each "
+                "class is.")
+        return model
+
+    def _fit_automatic(self, X, y, weights, seed, notes):
+        log_transform = _looks_like_counts(X)
+        if log_transform:
+            _log_counts(X)
+            notes.append("Values look like counts (none negative, some "
+                         "above 100): genes were log-transformed, log(1 + x).")
+        selection, selected, scaler, members, history = choose_and_train(
+            X, y, weights, default_family(X.shape[1]), seed,
+            ensemble_size=int(self.ensemble_size),
+            progress=self._report_progress)
+        notes.extend(selection.notes)
+        best_epoch = selection.chosen[0].epochs
+        inner = selection.held_out_curve
+        if inner is not None:
+            history = dict(history, val_loss=inner[0].tolist(),
+                           val_accuracy=inner[1].tolist())
+        return NeuralGeneClassifierModel(
+            None, members, None, selected, scaler, None, history,
+            best_epoch, notes, log_transform, selection)
+
+    def _fit_manual(self, X, y, weights, seed, notes):
+        selected, gene_scores = self._select_genes(X, y)
+        X, scaler = _standardize(X, selected)
+        X = _clip_outliers(X)
         spec = NetworkSpec(
-            n_inputs=X.shape[1], n_classes=len(trained_classes),
+            n_inputs=X.shape[1], n_classes=int(y.max()) + 1,
             hidden_layers=tuple(int(w) for w in
                                 np.atleast_1d(self.hidden_layers)),
             activation=self.activation, dropout=float(self.dropout),
             l2=float(self.l2))
-        config = TrainingConfig(
-            epochs=int(self.epochs), batch_size=int(self.batch_size),
-            learning_rate=float(self.learning_rate),
-            patience=int(self.patience), seed=seed)
-        outcome = train_network(
-            X, y, spec, config, sample_weight=weights, train_rows=train_rows,
-            validation_rows=validation_rows,
-            epoch_callback=self._report_epoch)
+        members, outcomes = [], []
+        for i in range(int(self.ensemble_size)):
+            train_rows, validation_rows = self._validation_split(
+                y, seed + i, notes if i == 0 else [])
+            config = TrainingConfig(
+                epochs=int(self.epochs), batch_size=int(self.batch_size),
+                learning_rate=float(self.learning_rate),
+                patience=int(self.patience), seed=seed + i)
+            outcome = train_network(
+                X, y, spec, config, sample_weight=weights,
+                train_rows=train_rows, validation_rows=validation_rows,
+                epoch_callback=self._report_epoch if i == 0 else None)
+            members.append(Member(outcome.network, np.arange(X.shape[1])))
+            outcomes.append(outcome)
         return NeuralGeneClassifierModel(
-            None, outcome.network, trained_classes, selected, scaler,
-            gene_scores, outcome.history, outcome.best_epoch, notes)
+            None, members, None, selected, scaler, gene_scores,
+            outcomes[0].history, outcomes[0].best_epoch, notes)
+
+    def _report_progress(self, fraction, message):
+        if self._progress_callback is not None:
+            self._progress_callback(0.1 + 0.9 * fraction, message)
 
     def _report_epoch(self, epoch, n_epochs, logs):
         if self._progress_callback is not None:
@@ -316,9 +401,8 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
         n_genes = X.shape[1] if self.n_genes is None else int(self.n_genes)
         if n_genes >= X.shape[1]:
             return np.arange(X.shape[1]), None
-        scores = _anova_f_scores(X, y)
-        selector = SelectKBest(lambda *_: scores, k=n_genes).fit(X, y)
-        return np.flatnonzero(selector.get_support()), scores
+        scores = anova_f_scores(X, y)
+        return top_genes(scores, n_genes), scores
 
     def _validation_split(self, y, seed, notes):
         """Rows to train on and rows of a stratified validation split for
@@ -361,6 +445,9 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
             fail("the learning rate must be positive.")
         if self.early_stopping and not 0 < self.validation_fraction < 1:
             fail("the validation fraction must be between 0 and 1.")
+        if not (isinstance(self.ensemble_size, (int, np.integer))
+                and self.ensemble_size >= 1):
+            fail("the ensemble size must be a whole number of at least 1.")
         if self.class_weight not in (None, "balanced"):
             fail("class_weight must be 'balanced' or None.")
 
@@ -371,23 +458,21 @@ DEFAULT_PARAMETERS = {
     if name not in ("self", "preprocessors")}
 
 
-# Genes (for scores) or samples (for scaling) at a time: the statistics need
-# temporaries as large as the data they see, and expression tables can be
-# gigabytes.
-_CHUNK_ELEMENTS = 2 ** 24
-# The scaler's float64 temporaries of chunks this small stay in the
-# processor's cache: a third of the time of 2 ** 24
+# Samples at a time for the scaling statistics: the scaler's float64
+# temporaries of chunks this small stay in the processor's cache
 _SCALING_CHUNK_ELEMENTS = 2 ** 19
+# Count data (reads, UMIs, unlogged intensities) have no negative values and
+# reach far above this; log-scale expression rarely passes 20
+_COUNTS_ABOVE = 100
 
 
-def _anova_f_scores(X, y):
-    step = max(1, _CHUNK_ELEMENTS // max(1, len(X)))
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        # constant genes and one-sample classes give undefined F scores
-        warnings.simplefilter("ignore")
-        scores = np.concatenate([f_classif(X[:, start:start + step], y)[0]
-                                 for start in range(0, X.shape[1], step)])
-    return np.nan_to_num(scores, nan=0.0, posinf=0.0)
+def _looks_like_counts(X):
+    return X.size > 0 and X.min() >= 0 and X.max() > _COUNTS_ABOVE
+
+
+def _log_counts(X):
+    """log(1 + x) in place; negative values (not counts) are left as they are."""
+    np.log1p(X, out=X, where=X > -1)
 
 
 def _standardize(X, selected):

@@ -53,30 +53,43 @@ class TrainingConfig:
 class TrainedNetwork:
     """Trained weights with the architecture to apply them; pickles as numpy.
 
-    The Keras model used for prediction is rebuilt lazily and never pickled,
-    so a saved model loads without TensorFlow until it predicts.
+    Only the weights and the architecture are pickled, so a saved model
+    loads without TensorFlow until it predicts.
     """
 
     def __init__(self, spec: NetworkSpec, weights: List[np.ndarray]):
         self.spec = spec
         self.weights = weights
-        self._keras_model = None
+        self._keras_activation = None
         self._lock = threading.Lock()
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities of samples X (already selected and scaled).
+
+        The layers are applied with numpy and Keras's activation functions
+        rather than through a Keras model: building one costs a tenth of a
+        second, paid by every model of a cross-validation."""
         X = np.asarray(X, dtype=np.float32)
         if len(X) == 0:
             return np.zeros((0, self.spec.n_classes))
-        with self._lock:
-            if self._keras_model is None:
-                self._keras_model = build_network(self.spec)
-                self._keras_model.set_weights(self.weights)
-            model = self._keras_model
-        probs = np.asarray(model(X, training=False), dtype=np.float64)
-        # softmax in float32 leaves rows a hair away from summing to one;
+        activation = self._activation()
+        layers = list(zip(self.weights[::2], self.weights[1::2]))
+        for kernel, bias in layers[:-1]:
+            X = np.asarray(activation(X @ kernel + bias), dtype=np.float32)
+        kernel, bias = layers[-1]
+        logits = (X @ kernel + bias).astype(np.float64)
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         # cumsum adds in a fixed order, so results do not depend on memory
         # alignment (np.sum's SIMD path does)
         return probs / np.cumsum(probs, axis=1)[:, -1:]
+
+    def _activation(self):
+        with self._lock:
+            if self._keras_activation is None:
+                keras = import_keras()
+                self._keras_activation = keras.activations.get(
+                    self.spec.activation)
+            return self._keras_activation
 
     def __getstate__(self):
         return {"spec": self.spec, "weights": self.weights}

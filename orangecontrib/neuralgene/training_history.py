@@ -16,13 +16,17 @@ COLUMNS = {
 
 
 def training_history_table(history: dict) -> Table:
-    """One row per epoch: its number and every metric the history has."""
+    """One row per epoch: its number and every metric the history has;
+    missing where a curve is shorter (in automatic mode the held-out curve
+    of inner cross-validation runs past the epochs chosen)."""
     keys = [key for key in COLUMNS if key in history]
-    n_epochs = len(history[keys[0]]) if keys else 0
+    n_epochs = max((len(history[key]) for key in keys), default=0)
     domain = Domain([ContinuousVariable("Epoch", number_of_decimals=0)]
                     + [ContinuousVariable(COLUMNS[key]) for key in keys])
-    X = np.column_stack([np.arange(1, n_epochs + 1)]
-                        + [np.asarray(history[key], float) for key in keys])
-    table = Table.from_numpy(domain, X.reshape(n_epochs, len(domain)))
+    X = np.full((n_epochs, len(domain)), np.nan)
+    X[:, 0] = np.arange(1, n_epochs + 1)
+    for column, key in enumerate(keys, start=1):
+        X[:len(history[key]), column] = history[key]
+    table = Table.from_numpy(domain, X)
     table.name = "Training History"
     return table

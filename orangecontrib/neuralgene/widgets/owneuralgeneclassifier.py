@@ -3,6 +3,7 @@ import re
 import time
 
 from AnyQt.QtCore import Qt
+from AnyQt.QtWidgets import QVBoxLayout
 
 from orangewidget.report import bool_str
 
@@ -19,7 +20,9 @@ from orangecontrib.neuralgene.importance import (
 from orangecontrib.neuralgene.learner import (
     ACTIVATIONS, DEFAULT_PARAMETERS as DEFAULTS, NeuralGeneClassifierLearner)
 from orangecontrib.neuralgene.training_history import training_history_table
-from orangecontrib.neuralgene.widgets.trainingplot import TrainingPlot
+from orangecontrib.neuralgene.widgets.selectiontable import SelectionTable
+from orangecontrib.neuralgene.widgets.trainingplot import (
+    INNER_CV, VALIDATION, TrainingPlot)
 
 # Replicable training needs some fixed seed even if the learner's default is None
 REPLICABLE_SEED = DEFAULTS["random_state"] if DEFAULTS["random_state"] is not None else 0
@@ -39,14 +42,17 @@ def parse_hidden_layers(text):
 
 
 def train(data, learner, state: TaskState):
-    """Fit `learner` on `data` in a worker thread, reporting every epoch;
-    return the model and its table of gene importance."""
+    """Fit `learner` on `data` in a worker thread, reporting its progress and,
+    with settings set by hand, the curves of every epoch; return the model
+    and its table of gene importance."""
     history = {}
     last_update = 0.0
 
-    def on_progress(_fraction, message=None):
+    def on_progress(fraction, message=None):
+        # the learner's progress covers its steps and, by hand, the epochs
         if state.is_interruption_requested():
             raise TrainingInterrupted
+        state.set_progress_value(100 * fraction)
         if message:
             state.set_status(message)
 
@@ -56,7 +62,6 @@ def train(data, learner, state: TaskState):
             raise TrainingInterrupted
         for key, value in logs.items():
             history.setdefault(key, []).append(float(value))
-        state.set_progress_value(100 * epoch / n_epochs)
         now = time.monotonic()
         if now - last_update >= PLOT_UPDATE_INTERVAL or epoch == n_epochs:
             last_update = now
@@ -80,7 +85,9 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
     want_main_area = True
     resizing_enabled = True
 
-    settings_version = 1
+    settings_version = 2
+    auto_settings = Setting(DEFAULTS["auto"])
+    ensemble_size = Setting(DEFAULTS["ensemble_size"])
     hidden_layers = Setting(", ".join(map(str, DEFAULTS["hidden_layers"])))
     activation = Setting(DEFAULTS["activation"])
     dropout = Setting(DEFAULTS["dropout"])
@@ -115,14 +122,36 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
 
     # GUI
     def add_main_layout(self):
+        self._add_settings_box()
         self._add_network_box()
         self._add_genes_box()
         self._add_training_box()
+        self._enable_manual_settings()
         self.plot = TrainingPlot(self.mainArea)
-        self.mainArea.layout().addWidget(self.plot)
+        self.selection_table = SelectionTable(self.mainArea)
+        layout: QVBoxLayout = self.mainArea.layout()
+        layout.addWidget(self.plot, stretch=1)
+        layout.addWidget(self.selection_table)
+
+    def _add_settings_box(self):
+        box = gui.vBox(self.controlArea, "Settings")
+        # the setting is the button's index (False, True); automatic shows first
+        group = gui.radioButtons(
+            box, self, "auto_settings",
+            btnLabels=("Set by hand",
+                       "Choose automatically (inner cross-validation)"),
+            tooltips=(
+                "Train the network exactly as set in the boxes below.",
+                "Try a small family of networks (all genes or the top "
+                "genes, with or without a hidden layer, weaker or stronger "
+                "penalties) on parts of the training samples, score each "
+                "on the rest, and keep the best.\nThe samples given to "
+                "Test & Score for testing are never used for the choice."),
+            callback=[self._enable_manual_settings, self.settings_changed])
+        group.layout().insertWidget(0, group.buttons[1])
 
     def _add_network_box(self):
-        box = gui.vBox(self.controlArea, "Network")
+        box = self.network_box = gui.vBox(self.controlArea, "Network")
         gui.lineEdit(
             box, self, "hidden_layers", label="Neurons in hidden layers:",
             orientation=Qt.Horizontal, controlWidth=90,
@@ -152,7 +181,7 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
                     "models that rely less on any single gene.")
 
     def _add_genes_box(self):
-        box = gui.vBox(self.controlArea, "Genes")
+        box = self.genes_box = gui.vBox(self.controlArea, "Genes")
         gui.spin(
             box, self, "n_genes", 1, 100000, 100,
             checked="keep_top_genes", label="Keep only the top genes:",
@@ -163,7 +192,8 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
                     "When unchecked, all genes are used.")
 
     def _add_training_box(self):
-        box = gui.vBox(self.controlArea, "Training")
+        training = gui.vBox(self.controlArea, "Training")
+        box = self.manual_training_box = gui.vBox(training)
         gui.spin(
             box, self, "epochs", 1, 10000, label="Epochs:",
             alignment=Qt.AlignRight, controlWidth=90,
@@ -200,6 +230,16 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
             tooltip="How many epochs without improvement to wait "
                     "before stopping.")
         self._enable_early_stopping()
+        box = training
+        gui.spin(
+            box, self, "ensemble_size", 1, 10, label="Networks averaged:",
+            alignment=Qt.AlignRight, controlWidth=90,
+            callback=self.settings_changed,
+            tooltip="How many networks are trained and their predictions "
+                    "averaged: automatically, the best few candidates; by "
+                    "hand, the same network from different random starts.\n"
+                    "More networks give steadier predictions but take "
+                    "longer to train.")
         gui.checkBox(
             box, self, "balance_classes", "Balance classes",
             callback=self.settings_changed,
@@ -214,6 +254,12 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
     def _enable_early_stopping(self):
         self.early_stopping_box.setEnabled(self.early_stopping)
 
+    def _enable_manual_settings(self):
+        """Settings that the automatic choice makes are greyed out."""
+        for box in (self.network_box, self.genes_box,
+                    self.manual_training_box):
+            box.setEnabled(not self.auto_settings)
+
     def add_bottom_buttons(self):
         super().add_bottom_buttons()
         self.cancel_button = gui.button(
@@ -226,11 +272,15 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
     # Learner
     def create_learner(self):
         layers = parse_hidden_layers(self.hidden_layers)
-        self.Error.invalid_hidden_layers(shown=layers is None)
-        if layers is None:
+        # the automatic choice does not read the (greyed out) hidden layers
+        invalid = layers is None and not self.auto_settings
+        self.Error.invalid_hidden_layers(shown=invalid)
+        if invalid:
             return None
         return self.LEARNER(
-            hidden_layers=layers,
+            auto=bool(self.auto_settings),
+            ensemble_size=self.ensemble_size,
+            hidden_layers=layers or DEFAULTS["hidden_layers"],
             activation=self.activation,
             dropout=self.dropout,
             l2=self.l2,
@@ -246,7 +296,13 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
             preprocessors=self.preprocessors)
 
     def get_learner_parameters(self):
+        always = [("Networks averaged", self.ensemble_size),
+                  ("Balance classes", bool_str(self.balance_classes)),
+                  ("Replicable training", bool_str(self.replicable))]
+        if self.auto_settings:
+            return [("Settings", "chosen by inner cross-validation")] + always
         params = [
+            ("Settings", "set by hand"),
             ("Hidden layers", self.hidden_layers),
             ("Activation", self.activation),
             ("Dropout", self.dropout),
@@ -260,9 +316,7 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
         if self.early_stopping:
             params += [("Validation fraction", self.validation_fraction),
                        ("Patience", f"{self.patience} epochs")]
-        params += [("Balance classes", bool_str(self.balance_classes)),
-                   ("Replicable training", bool_str(self.replicable))]
-        return params
+        return params + always
 
     def check_data(self):
         # Unlike Orange's check, leave data with one class or no genes to
@@ -280,6 +334,7 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
         self.show_fitting_failed(None)
         self.Warning.training_notes.clear()
         self.plot.clear()
+        self.selection_table.clear()
         self.model = None
         if self.check_data():
             self.start(train, self.data, self.learner)
@@ -307,9 +362,15 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
         model.instances = self.data
         self.model = model
         self.plot.clear()
-        self.plot.set_history(model.history)
-        if "val_loss" in model.history:  # early stopping kept the best epoch's weights
+        self.plot.set_history(
+            model.history,
+            held_out=VALIDATION if model.selection is None else INNER_CV)
+        # early stopping kept the best epoch's weights, or inner
+        # cross-validation chose how many epochs to train
+        if "val_loss" in model.history:
             self.plot.set_best_epoch(model.best_epoch)
+        if model.selection is not None:
+            self.selection_table.set_selection(model.selection)
         notes = getattr(model, "training_notes", None)
         self.Warning.training_notes("\n".join(notes), shown=bool(notes))
         self._send_model()
@@ -337,12 +398,18 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
         super().send_report()
         if not self.plot.is_empty:
             self.report_plot("Training curves", self.plot)
+        if not self.selection_table.is_empty:
+            self.report_paragraph("Automatic choice of settings",
+                                  self.selection_table.title.text())
+            self.report_table(self.selection_table.view)
 
     @classmethod
     def migrate_settings(cls, settings, version):
         # Version 1 is the first. Settings saved without a version (written
         # by hand or by a script) may use the learner's names and types.
         if version < 1:
+            if "auto" in settings:
+                settings.setdefault("auto_settings", settings.pop("auto"))
             if "class_weight" in settings:
                 settings.setdefault(
                     "balance_classes",
@@ -350,6 +417,10 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
             if "random_state" in settings:
                 settings.setdefault(
                     "replicable", settings.pop("random_state") is not None)
+        elif version < 2:
+            # version 1 trained one network with the settings as set
+            settings.setdefault("auto_settings", False)
+            settings.setdefault("ensemble_size", 1)
         if "n_genes" in settings and settings["n_genes"] is None:
             del settings["n_genes"]
             settings["keep_top_genes"] = False

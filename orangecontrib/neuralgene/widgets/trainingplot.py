@@ -1,16 +1,22 @@
-"""Loss and accuracy per epoch, for training and validation samples."""
+"""Loss and accuracy per epoch, for training and held-out samples."""
 import pyqtgraph as pg
 from AnyQt.QtCore import Qt, QSize
 from AnyQt.QtGui import QPalette
 
 from Orange.widgets.visualize.utils.plotutils import GraphicsView, PlotItem
 
-# (label, colour, line style) of the curves, by the history key they show
+# Names of the held-out curves: samples set aside for early stopping, or
+# the held-out parts of the inner cross-validation of the automatic choice
+VALIDATION = "Validation"
+INNER_CV = "Inner CV (held out)"
+TRAINING = "Training"
+
+# (colour, line style) of the curves, by the history key they show
 CURVES = {
-    "loss": ("Training", "#1F77B4", Qt.PenStyle.SolidLine),
-    "val_loss": ("Validation", "#E0642B", Qt.PenStyle.DashLine),
-    "accuracy": ("Training", "#1F77B4", Qt.PenStyle.SolidLine),
-    "val_accuracy": ("Validation", "#E0642B", Qt.PenStyle.DashLine),
+    "loss": ("#1F77B4", Qt.PenStyle.SolidLine),
+    "val_loss": ("#E0642B", Qt.PenStyle.DashLine),
+    "accuracy": ("#1F77B4", Qt.PenStyle.SolidLine),
+    "val_accuracy": ("#E0642B", Qt.PenStyle.DashLine),
 }
 
 
@@ -36,6 +42,8 @@ class TrainingPlot(GraphicsView):
         plot = PlotItem(enableMenu=False)
         plot.setLabel("bottom", "Epoch")
         plot.setLabel("left", quantity)
+        # a loss below 1 would otherwise be labelled "Loss (x0.001)"
+        plot.getAxis("left").enableAutoSIPrefix(False)
         plot.showGrid(x=True, y=True, alpha=0.15)
         plot.setMouseEnabled(x=False, y=False)
         plot.hideButtons()
@@ -57,17 +65,20 @@ class TrainingPlot(GraphicsView):
             plot.legend.clear()
         self._curves.clear()
 
-    def set_history(self, history):
-        """Show `history`: a dict of per-epoch values keyed like Keras logs."""
+    def set_history(self, history, held_out=VALIDATION):
+        """Show `history`: a dict of per-epoch values keyed like Keras logs;
+        `held_out` names the "val_" curves in the legend."""
         for key, values in history.items():
             if key not in CURVES:
                 continue
             if key not in self._curves:
-                self._curves[key] = self._add_curve(key)
+                name = held_out if key.startswith("val_") else TRAINING
+                self._curves[key] = self._add_curve(key, name)
             self._curves[key].setData(range(1, len(values) + 1), values)
 
     def set_best_epoch(self, epoch):
-        """Mark the epoch whose weights the model keeps (early stopping)."""
+        """Mark the epoch whose weights the model keeps (early stopping), or
+        the number of epochs chosen by inner cross-validation."""
         for plot in (self.loss_plot, self.accuracy_plot):
             line = pg.InfiniteLine(
                 epoch, pen=pg.mkPen("#777777", width=1, style=Qt.PenStyle.DotLine),
@@ -76,8 +87,15 @@ class TrainingPlot(GraphicsView):
                            "rotateAxis": (1, 0)})
             plot.addItem(line)
 
-    def _add_curve(self, key):
-        label, colour, style = CURVES[key]
+    def legend_names(self):
+        """The names in the legend of the loss plot, top to bottom."""
+        return [label.text for _, label in self.loss_plot.legend.items]
+
+    def _add_curve(self, key, name):
+        colour, style = CURVES[key]
         plot = self.accuracy_plot if "accuracy" in key else self.loss_plot
         pen = pg.mkPen(colour, width=2, style=style)
-        return plot.plot(name=label, pen=pen, antialias=True)
+        curve = plot.plot(name=name, pen=pen, antialias=True)
+        # where the curves overlap, the model's own training shows
+        curve.setZValue(0 if key.startswith("val_") else 1)
+        return curve

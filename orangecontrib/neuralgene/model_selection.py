@@ -1,0 +1,361 @@
+"""Choosing the network by inner cross-validation, and training the ensemble.
+
+Inside the learner's ``fit``, on its training samples only: every candidate
+of a small family (how many genes, a hidden layer or none, how strong the
+L2 penalty) is trained on the training part of each stratified inner fold,
+with genes ranked and scaled on that part alone, and its loss on the
+held-out part is recorded after every epoch. A candidate's number of
+epochs is the one with the lowest mean held-out loss over the folds; the
+candidates are ranked by that loss, and the best few are retrained on all
+the samples for their number of epochs. Their probabilities are averaged.
+
+The candidates of one layout (hidden layer or not) and number of genes are
+trained together, all folds at once, by ``parallel_networks.train_stack``.
+
+Numpy in, numpy out; knows neither Orange nor Qt.
+"""
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+from sklearn.feature_selection import f_classif
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from orangecontrib.neuralgene.network import TrainedNetwork
+from orangecontrib.neuralgene.parallel_networks import (
+    StackCurves, StackLayout, train_stack)
+
+__all__ = ["Candidate", "CandidateScore", "ModelSelection", "Member",
+           "default_family", "FALLBACK", "choose_and_train",
+           "anova_f_scores", "top_genes"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One setting of the family: the genes kept, the network, the penalty."""
+    n_genes: Optional[int]  # the top genes by ANOVA F; None keeps all
+    hidden: int  # neurons of the one hidden layer; 0: softmax regression
+    l2: float
+    dropout: float = 0.0
+    # "gene": every gene to unit variance; "common": one scale for all genes,
+    # so that genes that vary more keep more say, as in unscaled data
+    scaling: str = "gene"
+
+    @property
+    def network(self) -> str:
+        return (f"hidden layer of {self.hidden}" if self.hidden
+                else "no hidden layer")
+
+    @property
+    def genes(self) -> str:
+        return "all" if self.n_genes is None else f"top {self.n_genes}"
+
+    @property
+    def scaled(self) -> str:
+        return "each gene" if self.scaling == "gene" else "all genes together"
+
+    def __str__(self):
+        return (f"{self.genes} genes, {self.network}, L2 {self.l2:g}, "
+                f"scaled {self.scaled}")
+
+    def input_scale(self, deviations: np.ndarray) -> np.ndarray:
+        """What each of the candidate's genes is multiplied by after
+        centring, from the genes' standard deviations."""
+        if self.scaling == "gene":
+            return 1 / deviations
+        return np.full(len(deviations),
+                       1 / np.sqrt(np.mean(np.square(deviations))))
+
+
+@dataclass
+class CandidateScore:
+    """How a candidate did on the held-out parts of the inner folds."""
+    candidate: Candidate
+    epochs: int  # the epoch count with the lowest mean held-out loss
+    accuracy: float
+    log_loss: float
+    chosen: bool = False
+    # mean held-out loss and accuracy over the folds after every epoch
+    loss_curve: List[float] = field(default_factory=list, repr=False)
+    accuracy_curve: List[float] = field(default_factory=list, repr=False)
+
+
+@dataclass
+class ModelSelection:
+    """The record of a model's automatic choice, for the widget, the report
+    and Python users (``model.selection``)."""
+    scores: List[CandidateScore]
+    inner_folds: int
+    n_samples: int  # samples the inner cross-validation used
+    notes: List[str] = field(default_factory=list)
+
+    @property
+    def chosen(self) -> List[CandidateScore]:
+        """The candidates in the ensemble, best first."""
+        return sorted((score for score in self.scores if score.chosen),
+                      key=lambda score: np.nan_to_num(score.log_loss))
+
+    @property
+    def held_out_curve(self) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+        """Mean held-out loss and accuracy per epoch of the best candidate
+        on the inner folds (None where there were no inner folds)."""
+        best = self.chosen[0]
+        if not best.loss_curve:
+            return None
+        return np.array(best.loss_curve), np.array(best.accuracy_curve)
+
+    @property
+    def fell_back(self) -> bool:
+        return self.inner_folds == 0
+
+
+@dataclass
+class Member:
+    """One network of the ensemble and the columns of the model's kept,
+    scaled genes that it reads."""
+    network: TrainedNetwork
+    columns: np.ndarray
+
+
+# The family. Softmax regression on all genes is logistic regression
+# trained by Adam, which holds up on most expression cohorts; fewer genes
+# help where most genes are noise; a hidden layer where classes are not
+# separated by a weighted sum of genes. Penalties span the range where the
+# held-out loss of the panel's cohorts had its minimum.
+MAX_EPOCHS = 100
+LEARNING_RATE = 1e-2
+PATIENCE = 15  # epochs past every candidate's lowest held-out loss
+ENSEMBLE_SIZE = 3
+MAX_INNER_FOLDS = 5
+MIN_INNER_FOLDS = 3
+MAX_INNER_SAMPLES = 1000
+HIDDEN = 64
+HIDDEN_DROPOUT = 0.5
+# Where inner cross-validation is impossible (a class with fewer samples
+# than MIN_INNER_FOLDS)
+FALLBACK = Candidate(n_genes=None, hidden=0, l2=1e-2)
+FALLBACK_EPOCHS = 50
+
+
+def default_family(n_genes: int) -> List[Candidate]:
+    family = [Candidate(None, 0, l2) for l2 in (1e-2, 1e-1)]
+    family += [Candidate(None, 0, l2, scaling="common")
+               for l2 in (1e-2, 1e-1)]
+    family += [Candidate(k, 0, l2) for k, l2 in ((1000, 1e-2), (200, 1e-2),
+                                                (50, 1e-3))
+               if k < n_genes]
+    family += [Candidate(min(k, n_genes) if k < n_genes else None, HIDDEN,
+                         l2, HIDDEN_DROPOUT)
+               for k, l2 in ((200, 1e-4), (200, 1e-2))]
+    return list(dict.fromkeys(family))
+
+
+def batch_size_for(n_samples: int) -> int:
+    """At most eight steps per epoch, so that an epoch count chosen on the
+    inner folds means about as many updates on all the samples."""
+    return max(32, -(-n_samples // 8))
+
+
+# Called with (fraction done, message); raising aborts.
+ProgressCallback = Callable[[float, str], None]
+
+
+def choose_and_train(X, y, weights, family: Sequence[Candidate],
+                     seed: int, ensemble_size: int = ENSEMBLE_SIZE,
+                     progress: Optional[ProgressCallback] = None
+                     ) -> Tuple[ModelSelection, np.ndarray, StandardScaler,
+                                List[Member], dict]:
+    """Choose among ``family`` by inner cross-validation on X, y (samples ×
+    genes, classes 0..k-1) and train the ensemble on all of X.
+
+    Returns the selection record, the indices of the genes the ensemble
+    reads, the scaler fitted on them, the members, and the training
+    history to show (the best member's loss per epoch on all samples, and
+    the mean held-out loss of its candidate on the inner folds).
+    """
+    report = progress or (lambda *_: None)
+    n_folds = min(MAX_INNER_FOLDS, int(np.bincount(y).min()))
+    n_classes = int(y.max()) + 1
+    if n_folds < MIN_INNER_FOLDS:
+        selection = ModelSelection(
+            [CandidateScore(FALLBACK, FALLBACK_EPOCHS, np.nan, np.nan,
+                            chosen=True)], 0, 0,
+            [f"A class has fewer than {MIN_INNER_FOLDS} samples, too few "
+             "for choosing the network by inner cross-validation: trained "
+             f"the fixed fallback ({FALLBACK}, {FALLBACK_EPOCHS} epochs)."])
+    else:
+        selection = _inner_cross_validation(
+            X, y, weights, family, n_folds, seed, n_classes, ensemble_size,
+            lambda done: report(0.8 * done, "Choosing the network"))
+    report(0.8, "Training the chosen networks")
+    return (selection, *_train_ensemble(X, y, weights, selection, seed,
+                                        n_classes))
+
+
+# Genes at a time for their scores: f_classif's temporaries are as large as
+# the data it sees, and expression tables can be gigabytes
+_CHUNK_ELEMENTS = 2 ** 24
+
+
+def anova_f_scores(X, y) -> np.ndarray:
+    """Every gene's ANOVA F score between the classes (0 where undefined)."""
+    step = max(1, _CHUNK_ELEMENTS // max(1, len(X)))
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        # constant genes and one-sample classes give undefined F scores
+        warnings.simplefilter("ignore")
+        scores = np.concatenate([f_classif(X[:, start:start + step], y)[0]
+                                 for start in range(0, X.shape[1], step)])
+    return np.nan_to_num(scores, nan=0.0, posinf=0.0)
+
+
+def top_genes(scores: np.ndarray, n_genes: Optional[int]) -> np.ndarray:
+    """Indices of the ``n_genes`` best-scored genes, in column order."""
+    if n_genes is None or n_genes >= len(scores):
+        return np.arange(len(scores))
+    return np.sort(np.argsort(-scores, kind="stable")[:n_genes])
+
+
+def _inner_cross_validation(X, y, weights, family, n_folds, seed,
+                            n_classes, ensemble_size, progress
+                            ) -> ModelSelection:
+    notes = []
+    n_total = len(y)
+    if n_total > MAX_INNER_SAMPLES:
+        rows, _ = train_test_split(
+            np.arange(n_total), train_size=MAX_INNER_SAMPLES, stratify=y,
+            random_state=seed)
+        X, y, weights = X[rows], y[rows], weights[rows]
+        notes.append(f"The network was chosen on {MAX_INNER_SAMPLES} of the "
+                     f"{n_total} samples (stratified), then trained on all.")
+    folds = list(StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+                 .split(np.zeros(len(y)), y))
+    fold_scores = [anova_f_scores(X[train], y[train]) for train, _ in folds]
+    scalers = [StandardScaler().fit(X[train]) for train, _ in folds]
+    batch_size = batch_size_for(len(folds[0][0]))
+
+    # one stack per layout: a graph call's overhead, not its arithmetic,
+    # is most of the time on a few hundred samples
+    merged = {}
+    for candidate in family:
+        merged.setdefault((candidate.hidden, candidate.dropout, None),
+                          []).append(candidate)
+
+    scores = []
+    for i, ((hidden, dropout, _), candidates) in enumerate(merged.items()):
+        curves = _train_on_folds(
+            X, y, weights, candidates, folds, fold_scores, scalers,
+            StackLayout(n_classes, hidden, "relu", dropout), batch_size,
+            seed + i)
+        scores += _scores(candidates, curves, n_folds)
+        progress((i + 1) / len(merged))
+    scores.sort(key=lambda score: family.index(score.candidate))
+    for score in rank_candidates(scores)[:ensemble_size]:
+        score.chosen = True
+    return ModelSelection(scores, n_folds, len(y), notes)
+
+
+def rank_candidates(scores: List[CandidateScore]) -> List[CandidateScore]:
+    """Best first: by held-out log loss."""
+    return sorted(scores, key=lambda s: s.log_loss)
+
+
+def _train_on_folds(X, y, weights, candidates, folds, fold_scores, scalers,
+                    layout, batch_size, seed) -> StackCurves:
+    """Every candidate on every fold, in one stack; networks are ordered
+    candidate by candidate, fold by fold."""
+    fold_genes = [[top_genes(scores, c.n_genes) for scores in fold_scores]
+                  for c in candidates]
+    columns = np.unique(np.concatenate(
+        [genes for per_fold in fold_genes for genes in per_fold]))
+    n_networks = len(candidates) * len(folds)
+    center = np.zeros((n_networks, len(columns)), np.float32)
+    scale = np.zeros_like(center)
+    train_weight = np.zeros((n_networks, len(y)), np.float32)
+    held_out_weight = np.zeros_like(train_weight)
+    l2 = np.zeros(n_networks, np.float32)
+    m = 0
+    for c, candidate in enumerate(candidates):
+        for f, (train, held_out) in enumerate(folds):
+            used = np.searchsorted(columns, fold_genes[c][f])
+            center[m] = scalers[f].mean_[columns]
+            scale[m, used] = candidate.input_scale(
+                scalers[f].scale_[columns[used]])
+            train_weight[m, train] = weights[train]
+            held_out_weight[m, held_out] = weights[held_out]
+            l2[m] = candidate.l2
+            m += 1
+
+    def past_every_minimum(done, curves):
+        loss = _mean_over_folds(curves.held_out_loss, len(folds))
+        return done - loss.argmin(axis=0).max() > PATIENCE
+
+    curves, _ = train_stack(
+        X[:, columns], y, layout, center, scale, l2, train_weight,
+        held_out_weight, epochs=MAX_EPOCHS, batch_size=batch_size,
+        learning_rate=LEARNING_RATE, seed=seed,
+        chunk_callback=past_every_minimum)
+    return curves
+
+
+def _mean_over_folds(curve, n_folds):
+    """epochs × (candidates × folds) -> epochs × candidates"""
+    return curve.reshape(len(curve), -1, n_folds).mean(axis=2)
+
+
+def _scores(candidates, curves, n_folds) -> List[CandidateScore]:
+    loss = _mean_over_folds(curves.held_out_loss, n_folds)
+    accuracy = _mean_over_folds(curves.held_out_accuracy, n_folds)
+    best = loss.argmin(axis=0)
+    return [CandidateScore(candidate, int(best[c]) + 1,
+                           float(accuracy[best[c], c]),
+                           float(loss[best[c], c]),
+                           loss_curve=loss[:, c].tolist(),
+                           accuracy_curve=accuracy[:, c].tolist())
+            for c, candidate in enumerate(candidates)]
+
+
+def _train_ensemble(X, y, weights, selection, seed, n_classes):
+    chosen = selection.chosen
+    scores = anova_f_scores(X, y) if any(
+        s.candidate.n_genes is not None for s in chosen) else None
+    member_genes = [top_genes(scores, s.candidate.n_genes)
+                    if s.candidate.n_genes is not None
+                    else np.arange(X.shape[1]) for s in chosen]
+    columns = np.unique(np.concatenate(member_genes))
+    scaler = StandardScaler().fit(X[:, columns])
+    X_kept = X[:, columns]
+    batch_size = batch_size_for(len(y))
+    members: List[Optional[Member]] = [None] * len(chosen)
+    histories = [None] * len(chosen)
+    by_layout = {}
+    for i, score in enumerate(chosen):
+        c = score.candidate
+        by_layout.setdefault((c.hidden, c.dropout), []).append(i)
+    for g, ((hidden, dropout), indices) in enumerate(by_layout.items()):
+        scale = np.zeros((len(indices), len(columns)), np.float32)
+        for row, i in enumerate(indices):
+            used = np.searchsorted(columns, member_genes[i])
+            scale[row, used] = chosen[i].candidate.input_scale(
+                scaler.scale_[used])
+        curves, networks = train_stack(
+            X_kept, y, StackLayout(n_classes, hidden, "relu", dropout),
+            np.tile(scaler.mean_, (len(indices), 1)), scale,
+            np.array([chosen[i].candidate.l2 for i in indices]),
+            np.tile(weights, (len(indices), 1)),
+            keep_epoch=np.array([chosen[i].epochs for i in indices]),
+            epochs=max(chosen[i].epochs for i in indices),
+            batch_size=batch_size, learning_rate=LEARNING_RATE,
+            seed=seed + 1000 + g)
+        for row, i in enumerate(indices):
+            used = np.flatnonzero(scale[row])
+            # the model's scaler gives each gene unit variance; the network
+            # was trained on (x - mean) * scale
+            networks[row].weights[0] *= (
+                scale[row, used] * scaler.scale_[used])[:, None]
+            members[i] = Member(networks[row], used)
+            histories[i] = {
+                "loss": curves.loss[:chosen[i].epochs, row].tolist(),
+                "accuracy": curves.accuracy[:chosen[i].epochs, row].tolist()}
+    return columns, scaler, members, histories[0]

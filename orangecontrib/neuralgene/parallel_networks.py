@@ -1,0 +1,306 @@
+"""Many small networks trained side by side in one TensorFlow graph.
+
+Choosing settings by inner cross-validation trains every candidate on every
+inner fold: dozens of networks of a few thousand weights each, on a few
+hundred samples. One at a time, each would pay TensorFlow's per-call and
+tracing costs, which exceed the arithmetic of such a network. Here the
+networks are stacked along a "network" axis: all first layers are one
+matrix product with the shared expression matrix, the later layers batched
+products, and many epochs run in one graph call.
+
+Each network has its own
+- genes and scaling: a per-network centre and scale of every column (scale 0
+  for genes it does not use), applied inside its first layer, so one
+  expression matrix serves every inner fold's gene selection and scaler;
+- training rows: per-network sample weights (0 for rows it must not see),
+  so inner folds hold out different rows of the same matrix;
+- L2 penalty strength.
+The networks of one stack share their hidden width, activation and dropout.
+
+Weights and Adam's moments are values carried through the graph rather than
+Keras variables, whose shape is fixed when they are made: one traced graph
+then serves stacks of any size, on any number of genes and samples. Keras's
+Adam can only update variables, hence the few lines of Adam below (and
+TensorFlow's fused Adam kernel on variables of open shape was measured
+slower). Numpy in, numpy out; knows neither Orange nor Qt.
+"""
+import threading
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from orangecontrib.neuralgene.network import (
+    NetworkSpec, TrainedNetwork, TrainingDiverged, import_keras)
+
+__all__ = ["StackLayout", "StackCurves", "train_stack"]
+
+EPOCHS_PER_CALL = 10
+ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-7
+
+
+@dataclass(frozen=True)
+class StackLayout:
+    """What the networks of one stack share."""
+    n_classes: int
+    hidden: int  # neurons in the one hidden layer; 0 for softmax regression
+    activation: str = "relu"
+    dropout: float = 0.0
+
+
+@dataclass
+class StackCurves:
+    """Per-epoch curves of every network: arrays of epochs × networks."""
+    loss: np.ndarray
+    accuracy: np.ndarray
+    held_out_loss: Optional[np.ndarray] = None
+    held_out_accuracy: Optional[np.ndarray] = None
+
+
+# Called after every graph call with (epochs done, curves so far); returns
+# True to stop, or raises to abort.
+ChunkCallback = Callable[[int, StackCurves], bool]
+
+
+def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
+                center: np.ndarray, scale: np.ndarray, l2: np.ndarray,
+                train_weight: np.ndarray, held_out_weight=None,
+                keep_epoch=None, epochs: int = 100, batch_size: int = 32,
+                learning_rate: float = 1e-3, seed: int = 0,
+                chunk_callback: Optional[ChunkCallback] = None
+                ) -> Tuple[StackCurves, Optional[List[TrainedNetwork]]]:
+    """Train a stack of networks on X (samples × genes) and labels y.
+
+    ``center`` and ``scale`` are networks × genes; a network sees
+    ``(X - center) * scale``. ``train_weight`` and ``held_out_weight`` are
+    networks × samples. After every epoch, every network's weighted loss
+    and accuracy on its training rows, and on its held-out rows if any, are
+    measured. With ``keep_epoch`` (one epoch count per network), the
+    weights each network had after that epoch are returned as
+    ``TrainedNetwork``s that take the network's used genes (scale != 0),
+    already scaled.
+    """
+    import tensorflow as tf
+
+    n_networks = len(l2)
+    evaluate = held_out_weight is not None
+    fan_in = np.maximum((scale != 0).sum(axis=1), 1)
+    run_epochs = _graph(layout)
+    weights = _initial_weights(X.shape[1], n_networks, layout, fan_in, seed)
+    state = tuple(tf.constant(array) for array in (
+        *weights, *map(np.zeros_like, weights), *map(np.zeros_like, weights),
+        *weights))
+    inputs = (
+        tf.constant(np.asarray(X, np.float32)),
+        tf.constant(np.asarray(y, np.int32)),
+        tf.constant(np.asarray(center, np.float32).T),
+        tf.constant(np.asarray(scale, np.float32).T),
+        tf.constant(np.asarray(l2, np.float32)),
+        tf.constant(np.asarray(train_weight, np.float32)),
+        tf.constant(np.asarray(
+            held_out_weight if evaluate else np.zeros_like(train_weight),
+            np.float32)),
+        tf.constant(np.asarray(
+            keep_epoch if keep_epoch is not None else np.zeros(n_networks),
+            np.int32)),
+        tf.constant(max(1, min(batch_size, len(y))), tf.int32),
+        tf.constant(learning_rate, tf.float32),
+        tf.constant([seed % 2 ** 31, 0], tf.int32))
+    chunks = []
+    done = 0
+    while done < epochs:
+        n_run = min(EPOCHS_PER_CALL, epochs - done)
+        curves, state = run_epochs(*inputs, tf.constant(done, tf.int32),
+                                   tf.constant(n_run, tf.int32), state)
+        chunks.append(curves.numpy())
+        done += n_run
+        if not np.all(np.isfinite(chunks[-1][:, 0])):
+            raise TrainingDiverged(
+                "Training diverged (the loss became infinite or undefined); "
+                "lower the learning rate.")
+        if chunk_callback is not None and chunk_callback(
+                done, _curves(chunks, evaluate)):
+            break
+    networks = None
+    if keep_epoch is not None:
+        kept = [np.asarray(array) for array in state[-len(weights):]]
+        networks = _trained_networks(kept, scale, layout, l2)
+    return _curves(chunks, evaluate), networks
+
+
+def _curves(chunks, evaluate):
+    stacked = np.concatenate(chunks)  # epochs × 4 × networks
+    return StackCurves(
+        stacked[:, 0], stacked[:, 1],
+        stacked[:, 2] if evaluate else None,
+        stacked[:, 3] if evaluate else None)
+
+
+def _initial_weights(n_genes, n_networks, layout, fan_in, seed):
+    """Glorot-uniform weights, the first layer's scaled by each network's
+    own number of genes; zero biases."""
+    rng = np.random.default_rng(seed)
+    width = layout.hidden or layout.n_classes
+    limit = np.sqrt(6 / (fan_in + width)).astype(np.float32)
+    first = rng.uniform(-1, 1, (n_genes, n_networks, width)).astype(
+        np.float32) * limit[None, :, None]
+    weights = [first, np.zeros((n_networks, width), np.float32)]
+    if layout.hidden:
+        limit = np.sqrt(6 / (layout.hidden + layout.n_classes))
+        weights += [rng.uniform(-limit, limit, (
+                        n_networks, layout.hidden, layout.n_classes)
+                    ).astype(np.float32),
+                    np.zeros((n_networks, layout.n_classes), np.float32)]
+    return weights
+
+
+def _trained_networks(kept, scale, layout, l2):
+    networks = []
+    for m in range(scale.shape[0]):
+        genes = np.flatnonzero(scale[m])
+        weights = [kept[0][genes, m], kept[1][m]]
+        if layout.hidden:
+            weights += [kept[2][m], kept[3][m]]
+        spec = NetworkSpec(
+            n_inputs=len(genes), n_classes=layout.n_classes,
+            hidden_layers=(layout.hidden,) if layout.hidden else (),
+            activation=layout.activation, dropout=layout.dropout,
+            l2=float(l2[m]))
+        networks.append(TrainedNetwork(spec, [np.array(w) for w in weights]))
+    return networks
+
+
+_graphs: Dict[tuple, object] = {}
+_graphs_lock = threading.Lock()
+
+
+def _graph(layout: StackLayout):
+    """The traced epochs loop of a kind of stack, whatever its size."""
+    key = (layout.hidden > 0, layout.activation, layout.dropout)
+    with _graphs_lock:
+        if key not in _graphs:
+            _graphs[key] = _trace(*key)
+        return _graphs[key]
+
+
+# each weight's rank and the axis along which its networks are stacked
+_SHAPES = ((3, 1), (2, 0), (3, 0), (2, 0))
+
+
+def _along(flags, axis, rank):
+    """Per-network flags shaped to broadcast along a weight's network axis."""
+    import tensorflow as tf
+    return tf.reshape(flags, [-1 if a == axis else 1 for a in range(rank)])
+
+
+def _trace(hidden, activation, dropout):
+    keras = import_keras()
+    import tensorflow as tf
+
+    shapes = _SHAPES[:4 if hidden else 2]
+    activate = keras.activations.get(activation)
+
+    def logits(X, weights, center, scale, training, seed):
+        first = weights[0] * scale[:, :, None]  # genes × networks × width
+        n_genes, n_networks, width = tf.unstack(tf.shape(first))
+        z = tf.reshape(tf.matmul(X, tf.reshape(first, [n_genes, -1])),
+                       [-1, n_networks, width])
+        offset = tf.reduce_sum(center[:, :, None] * first, axis=0)
+        z = tf.transpose(z, [1, 0, 2]) - offset[:, None] + weights[1][:, None]
+        if not hidden:
+            return z  # networks × samples × classes
+        z = activate(z)
+        if training and dropout > 0:
+            kept = tf.random.stateless_uniform(tf.shape(z), seed) >= dropout
+            z = tf.where(kept, z / (1 - dropout), 0.0)
+        return tf.matmul(z, weights[2]) + weights[3][:, None]
+
+    def adam_update(w, m, v, g, rate):
+        m = ADAM_BETA_1 * m + (1 - ADAM_BETA_1) * g
+        v = ADAM_BETA_2 * v + (1 - ADAM_BETA_2) * tf.square(g)
+        return w - rate * m / (tf.sqrt(v) + ADAM_EPSILON), m, v
+
+    def run(X, y, center, scale, l2, train_weight, held_out_weight,
+            keep_epoch, batch_size, learning_rate, seed, first_epoch,
+            n_epochs, state):
+        n = tf.shape(X)[0]
+        n_weights = len(shapes)
+
+        def one_epoch(epoch, step, state, curves):
+            # a random permutation as XLA could compile it (it has no shuffle)
+            order = tf.argsort(tf.random.stateless_uniform(
+                [n], tf.stack([seed[0], epoch])))
+
+            def one_batch(start, step, weights, first, second):
+                rows = order[start:start + batch_size]
+                weight = tf.gather(train_weight, rows, axis=1)
+                with tf.GradientTape() as tape:
+                    tape.watch(weights)
+                    entropy = sparse_entropy(logits(
+                        tf.gather(X, rows), weights, center, scale, True,
+                        tf.stack([seed[0] + 1, step])), tf.gather(y, rows))
+                    loss = tf.reduce_sum(
+                        tf.reduce_sum(entropy * weight, axis=1)
+                        / tf.maximum(tf.reduce_sum(weight, axis=1), 1e-12))
+                    loss += tf.reduce_sum(l2 * tf.reduce_sum(
+                        tf.square(weights[0]), axis=[0, 2]))
+                    if hidden:
+                        loss += tf.reduce_sum(l2 * tf.reduce_sum(
+                            tf.square(weights[2]), axis=[1, 2]))
+                gradients = tape.gradient(loss, weights)
+                step += 1
+                t = tf.cast(step, tf.float32)
+                rate = learning_rate * tf.sqrt(1 - ADAM_BETA_2 ** t) / (
+                    1 - ADAM_BETA_1 ** t)
+                updated = [adam_update(w, m, v, g, rate) for w, m, v, g in zip(
+                    weights, first, second, gradients)]
+                weights, first, second = (list(u) for u in zip(*updated))
+                return start + batch_size, step, weights, first, second
+
+            weights, first, second, kept = (
+                list(state[i * n_weights:(i + 1) * n_weights])
+                for i in range(4))
+            _, step, weights, first, second = tf.while_loop(
+                lambda start, *_: start < n, one_batch,
+                (tf.constant(0), step, weights, first, second))
+            out = logits(X, weights, center, scale, False, None)
+            entropy = sparse_entropy(out, y)
+            hits = tf.cast(tf.equal(
+                tf.argmax(out, axis=2, output_type=tf.int32), y[None]),
+                tf.float32)
+            row = []
+            for weight in (train_weight, held_out_weight):
+                total = tf.maximum(tf.reduce_sum(weight, axis=1), 1e-12)
+                row += [tf.reduce_sum(entropy * weight, axis=1) / total,
+                        tf.reduce_sum(hits * weight, axis=1) / total]
+            now = tf.equal(keep_epoch, epoch + 1)
+            kept = [tf.where(_along(now, axis, rank), w, k)
+                    for w, k, (rank, axis) in zip(weights, kept, shapes)]
+            return (epoch + 1, step, (*weights, *first, *second, *kept),
+                    curves.write(epoch - first_epoch, tf.stack(row)))
+
+        _, step, state, curves = tf.while_loop(
+            lambda epoch, *_: epoch < first_epoch + n_epochs, one_epoch,
+            (first_epoch, first_epoch * ((n + batch_size - 1) // batch_size),
+             state,
+             tf.TensorArray(tf.float32, size=n_epochs)))
+        return curves.stack(), state
+
+    matrix = tf.TensorSpec([None, None], tf.float32)
+    scalar = tf.TensorSpec([], tf.int32)
+    state = tuple(tf.TensorSpec([None] * rank, tf.float32)
+                  for rank, _ in shapes) * 4
+    return tf.function(run, autograph=False, input_signature=[
+        matrix, tf.TensorSpec([None], tf.int32), matrix, matrix,
+        tf.TensorSpec([None], tf.float32), matrix, matrix,
+        tf.TensorSpec([None], tf.int32), scalar,
+        tf.TensorSpec([], tf.float32), tf.TensorSpec([2], tf.int32),
+        scalar, scalar, state]).get_concrete_function()
+
+
+def sparse_entropy(logits, y):
+    """Cross-entropy of every network (rows) and sample (columns)."""
+    import tensorflow as tf
+    log_probs = tf.nn.log_softmax(logits)
+    return -tf.reduce_sum(log_probs * tf.one_hot(y, tf.shape(logits)[2]),
+                          axis=2)

@@ -47,7 +47,8 @@ from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (  # noqa: E
 
 TICK = 0.010  # s
 STALL = 0.100  # s; the target
-SETTINGS = {"hidden_layers": str(HIDDEN), "epochs": EPOCHS,
+SETTINGS = {"auto_settings": False, "ensemble_size": 1,
+            "hidden_layers": str(HIDDEN), "epochs": EPOCHS,
             "batch_size": BATCH, "keep_top_genes": False,
             "early_stopping": False, "auto_apply": True}
 # the widget's methods the GUI thread runs, timed to attribute stalls

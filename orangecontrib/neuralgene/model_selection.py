@@ -190,8 +190,9 @@ def choose_and_train(X, y, weights, family: Sequence[Candidate],
             X, y, weights, family, n_folds, seed, n_classes, ensemble_size,
             lambda done: report(0.8 * done, "Choosing the network"))
     report(0.8, "Training the chosen networks")
-    return (selection, *_train_ensemble(X, y, weights, selection, seed,
-                                        n_classes))
+    return (selection, *_train_ensemble(
+        X, y, weights, selection, seed, n_classes,
+        lambda done: report(0.8 + 0.2 * done, "Training the chosen networks")))
 
 
 # Genes at a time for their scores: f_classif's temporaries are as large as
@@ -247,9 +248,9 @@ def _inner_cross_validation(X, y, weights, family, n_folds, seed,
         curves = _train_on_folds(
             X, y, weights, candidates, folds, fold_scores, scalers,
             StackLayout(n_classes, hidden, "relu", dropout), batch_size,
-            seed + i)
+            seed + i, lambda epochs, i=i: progress(
+                (i + epochs / MAX_EPOCHS) / len(merged)))
         scores += _scores(candidates, curves, n_folds)
-        progress((i + 1) / len(merged))
     scores.sort(key=lambda score: family.index(score.candidate))
     for score in rank_candidates(scores)[:ensemble_size]:
         score.chosen = True
@@ -262,7 +263,7 @@ def rank_candidates(scores: List[CandidateScore]) -> List[CandidateScore]:
 
 
 def _train_on_folds(X, y, weights, candidates, folds, fold_scores, scalers,
-                    layout, batch_size, seed) -> StackCurves:
+                    layout, batch_size, seed, progress) -> StackCurves:
     """Every candidate on every fold, in one stack; networks are ordered
     candidate by candidate, fold by fold."""
     fold_genes = [[top_genes(scores, c.n_genes) for scores in fold_scores]
@@ -288,6 +289,7 @@ def _train_on_folds(X, y, weights, candidates, folds, fold_scores, scalers,
             m += 1
 
     def past_every_minimum(done, curves):
+        progress(done)  # may raise to abort
         loss = _mean_over_folds(curves.held_out_loss, len(folds))
         return done - loss.argmin(axis=0).max() > PATIENCE
 
@@ -316,7 +318,7 @@ def _scores(candidates, curves, n_folds) -> List[CandidateScore]:
             for c, candidate in enumerate(candidates)]
 
 
-def _train_ensemble(X, y, weights, selection, seed, n_classes):
+def _train_ensemble(X, y, weights, selection, seed, n_classes, progress):
     chosen = selection.chosen
     scores = anova_f_scores(X, y) if any(
         s.candidate.n_genes is not None for s in chosen) else None
@@ -334,6 +336,7 @@ def _train_ensemble(X, y, weights, selection, seed, n_classes):
         c = score.candidate
         by_layout.setdefault((c.hidden, c.dropout), []).append(i)
     for g, ((hidden, dropout), indices) in enumerate(by_layout.items()):
+        n_epochs = max(chosen[i].epochs for i in indices)
         scale = np.zeros((len(indices), len(columns)), np.float32)
         for row, i in enumerate(indices):
             used = np.searchsorted(columns, member_genes[i])
@@ -345,9 +348,11 @@ def _train_ensemble(X, y, weights, selection, seed, n_classes):
             np.array([chosen[i].candidate.l2 for i in indices]),
             np.tile(weights, (len(indices), 1)),
             keep_epoch=np.array([chosen[i].epochs for i in indices]),
-            epochs=max(chosen[i].epochs for i in indices),
+            epochs=n_epochs,
             batch_size=batch_size, learning_rate=LEARNING_RATE,
-            seed=seed + 1000 + g)
+            seed=seed + 1000 + g,
+            chunk_callback=lambda done, _, g=g: progress(
+                (g + done / n_epochs) / len(by_layout)))
         for row, i in enumerate(indices):
             used = np.flatnonzero(scale[row])
             # the model's scaler gives each gene unit variance; the network

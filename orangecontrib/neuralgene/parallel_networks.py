@@ -242,12 +242,11 @@ def _trace(hidden, activation, dropout):
                     loss = tf.reduce_sum(
                         tf.reduce_sum(entropy * weight, axis=1)
                         / tf.maximum(tf.reduce_sum(weight, axis=1), 1e-12))
-                    loss += tf.reduce_sum(l2 * tf.reduce_sum(
-                        tf.square(weights[0]), axis=[0, 2]))
-                    if hidden:
-                        loss += tf.reduce_sum(l2 * tf.reduce_sum(
-                            tf.square(weights[2]), axis=[1, 2]))
                 gradients = tape.gradient(loss, weights)
+                # the L2 penalty's gradient, 2 * l2 * w, added directly
+                gradients[0] += 2 * l2[None, :, None] * weights[0]
+                if hidden:
+                    gradients[2] += 2 * l2[:, None, None] * weights[2]
                 step += 1
                 t = tf.cast(step, tf.float32)
                 rate = learning_rate * tf.sqrt(1 - ADAM_BETA_2 ** t) / (

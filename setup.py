@@ -6,7 +6,7 @@ from os import path
 from setuptools import find_namespace_packages, setup
 
 NAME = "Orange3-NeuralGene"
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 DESCRIPTION = ("Neural network classification of samples from gene expression "
                "for Orange, with scaling and gene selection built in.")
 HERE = path.abspath(path.dirname(__file__))

@@ -308,13 +308,14 @@ class TestAutomaticChoice(widget_testing.NeuralGeneWidgetTest):
         self.assertEqual(
             [table.model.horizontalHeaderItem(column).text()
              for column in range(table.model.columnCount())],
-            ["Genes", "Network", "L2", "Epochs", "Inner CA",
+            ["Genes", "Network", "Scaled", "L2", "Epochs", "Inner CA",
              "Inner log loss", "Chosen"])
         for row, score in enumerate(selection.scores):
-            genes, network, l2, epochs, accuracy, loss, chosen = \
+            genes, network, scaled, l2, epochs, accuracy, loss, chosen = \
                 self.cells(row)
             self.assertEqual(genes.text(), score.candidate.genes)
             self.assertEqual(network.text(), score.candidate.network)
+            self.assertEqual(scaled.text(), score.candidate.scaled)
             self.assertEqual(float(l2.text()), score.candidate.l2)
             self.assertEqual(int(epochs.text()), score.epochs)
             self.assertAlmostEqual(float(accuracy.text()), score.accuracy,

@@ -66,9 +66,10 @@ class RowsWithGenes(Preprocess):
         return data[~empty]
 
 
-def data_notes(data) -> List[str]:
+def data_notes(data, advise_log_transform=True) -> List[str]:
     """Plain-words notes on what training will leave out or fill in, and on
-    values that need the biologist's attention."""
+    values that need the biologist's attention (a log transform of counts
+    among them, unless the learner does it itself)."""
     notes = []
     n_targets = len(data.domain.class_vars)
     labelled = ~np.isnan(np.asarray(data.Y, float).reshape(
@@ -116,7 +117,8 @@ def data_notes(data) -> List[str]:
             f"Some values are as large as {values.largest:.3g}, beyond any "
             "measurement; check the data for errors or for numbers that "
             "stand for missing values.")
-    elif values.lowest >= 0 and values.highest > RAW_COUNTS_ABOVE:
+    elif advise_log_transform and values.lowest >= 0 \
+            and values.highest > RAW_COUNTS_ABOVE:
         notes.append(
             f"Values range from {values.lowest:.3g} to {values.highest:.3g}, "
             "like raw counts or intensities: log-transform them first "

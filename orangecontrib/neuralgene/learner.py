@@ -28,8 +28,8 @@ from orangecontrib.neuralgene.data_checks import (
     InfiniteAsMissing, RowsWithGenes, data_notes, has_missing)
 from orangecontrib.neuralgene.importance import gene_importance
 from orangecontrib.neuralgene.model_selection import (
-    Member, ModelSelection, anova_f_scores, choose_and_train, default_family,
-    top_genes)
+    ENSEMBLE_SIZE, Member, ModelSelection, anova_f_scores, choose_and_train,
+    default_family, top_genes)
 from orangecontrib.neuralgene.network import (
     NetworkSpec, TrainingConfig, float32_copy, train_network)
 
@@ -215,8 +215,8 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
     feature_type = Variable
     class_type = DiscreteVariable
 
-    def __init__(self, auto=True, ensemble_size=3, hidden_layers=(64,),
-                 activation="relu", dropout=0.5,
+    def __init__(self, auto=True, ensemble_size=ENSEMBLE_SIZE,
+                 hidden_layers=(64,), activation="relu", dropout=0.5,
                  l2=1e-4, n_genes=200, epochs=200, batch_size=32,
                  learning_rate=1e-3, early_stopping=True,
                  validation_fraction=0.1, patience=20, class_weight=None,
@@ -280,7 +280,8 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
                 progress_callback(i / len(steps))
             if step is type(self).preprocessors[0] \
                     and self._data_notes is not None:
-                self._data_notes.extend(data_notes(data))
+                self._data_notes.extend(data_notes(
+                    data, advise_log_transform=not self.auto))
             data = step(data)
         if progress_callback is not None:
             progress_callback(1)

@@ -23,7 +23,7 @@ from sklearn.feature_selection import f_classif
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from orangecontrib.neuralgene.network import TrainedNetwork
+from orangecontrib.neuralgene.network import TrainedNetwork, TrainingDiverged
 from orangecontrib.neuralgene.parallel_networks import (
     StackCurves, StackLayout, train_stack)
 
@@ -125,9 +125,8 @@ class Member:
 # separated by a weighted sum of genes. Penalties span the range where the
 # held-out loss of the panel's cohorts had its minimum.
 MAX_EPOCHS = 100
-LEARNING_RATE = 1e-2
 PATIENCE = 15  # epochs past every candidate's lowest held-out loss
-ENSEMBLE_SIZE = 3
+ENSEMBLE_SIZE = 5
 MAX_INNER_FOLDS = 5
 MIN_INNER_FOLDS = 3
 MAX_INNER_SAMPLES = 1000
@@ -143,13 +142,22 @@ def default_family(n_genes: int) -> List[Candidate]:
     family = [Candidate(None, 0, l2) for l2 in (1e-2, 1e-1)]
     family += [Candidate(None, 0, l2, scaling="common")
                for l2 in (1e-2, 1e-1)]
-    family += [Candidate(k, 0, l2) for k, l2 in ((1000, 1e-2), (200, 1e-2),
-                                                (50, 1e-3))
+    family += [Candidate(k, 0, l2) for k, l2 in ((200, 1e-2), (50, 1e-3))
                if k < n_genes]
-    family += [Candidate(min(k, n_genes) if k < n_genes else None, HIDDEN,
-                         l2, HIDDEN_DROPOUT)
-               for k, l2 in ((200, 1e-4), (200, 1e-2))]
+    family += [Candidate(200 if 200 < n_genes else None, HIDDEN, l2,
+                         HIDDEN_DROPOUT) for l2 in (1e-4, 1e-2)]
     return list(dict.fromkeys(family))
+
+
+# Adam moves every weight by about its learning rate per step, so a step
+# moves a class's score in proportion to the number of genes (at first,
+# when the steps agree) or its square root (later); the rate falls with the
+# square root, so that no candidate overshoots in its first epoch
+LEARNING_RATE_FOR_ONE_GENE = 0.1
+
+
+def learning_rate_for(n_genes: int) -> float:
+    return LEARNING_RATE_FOR_ONE_GENE / np.sqrt(max(n_genes, 1))
 
 
 def batch_size_for(n_samples: int) -> int:
@@ -236,12 +244,13 @@ def _inner_cross_validation(X, y, weights, family, n_folds, seed,
     scalers = [StandardScaler().fit(X[train]) for train, _ in folds]
     batch_size = batch_size_for(len(folds[0][0]))
 
-    # one stack per layout: a graph call's overhead, not its arithmetic,
-    # is most of the time on a few hundred samples
+    # one stack per layout, and apart those on all genes and on the top
+    # genes, whose stack has only the genes any fold keeps: the time goes
+    # mostly into passes over the weights, not into graph calls
     merged = {}
     for candidate in family:
-        merged.setdefault((candidate.hidden, candidate.dropout, None),
-                          []).append(candidate)
+        merged.setdefault((candidate.hidden, candidate.dropout,
+                           candidate.n_genes is None), []).append(candidate)
 
     scores = []
     for i, ((hidden, dropout, _), candidates) in enumerate(merged.items()):
@@ -296,9 +305,15 @@ def _train_on_folds(X, y, weights, candidates, folds, fold_scores, scalers,
     curves, _ = train_stack(
         X[:, columns], y, layout, center, scale, l2, train_weight,
         held_out_weight, epochs=MAX_EPOCHS, batch_size=batch_size,
-        learning_rate=LEARNING_RATE, seed=seed,
+        learning_rate=learning_rate_for_each(scale), seed=seed,
         chunk_callback=past_every_minimum)
     return curves
+
+
+def learning_rate_for_each(scale):
+    """Learning rates of a stack's networks, by the genes each reads."""
+    return np.array([learning_rate_for(n) for n in (scale != 0).sum(axis=1)],
+                    np.float32)
 
 
 def _mean_over_folds(curve, n_folds):
@@ -307,7 +322,9 @@ def _mean_over_folds(curve, n_folds):
 
 
 def _scores(candidates, curves, n_folds) -> List[CandidateScore]:
-    loss = _mean_over_folds(curves.held_out_loss, n_folds)
+    # a candidate whose training diverged on a fold is never the best
+    loss = np.nan_to_num(_mean_over_folds(curves.held_out_loss, n_folds),
+                         nan=np.inf)
     accuracy = _mean_over_folds(curves.held_out_accuracy, n_folds)
     best = loss.argmin(axis=0)
     return [CandidateScore(candidate, int(best[c]) + 1,
@@ -336,7 +353,8 @@ def _train_ensemble(X, y, weights, selection, seed, n_classes, progress):
         c = score.candidate
         by_layout.setdefault((c.hidden, c.dropout), []).append(i)
     for g, ((hidden, dropout), indices) in enumerate(by_layout.items()):
-        n_epochs = max(chosen[i].epochs for i in indices)
+        keep_epochs = np.array([chosen[i].epochs for i in indices])
+        n_epochs = keep_epochs.max()
         scale = np.zeros((len(indices), len(columns)), np.float32)
         for row, i in enumerate(indices):
             used = np.searchsorted(columns, member_genes[i])
@@ -347,12 +365,15 @@ def _train_ensemble(X, y, weights, selection, seed, n_classes, progress):
             np.tile(scaler.mean_, (len(indices), 1)), scale,
             np.array([chosen[i].candidate.l2 for i in indices]),
             np.tile(weights, (len(indices), 1)),
-            keep_epoch=np.array([chosen[i].epochs for i in indices]),
-            epochs=n_epochs,
-            batch_size=batch_size, learning_rate=LEARNING_RATE,
+            keep_epoch=keep_epochs, epochs=n_epochs,
+            batch_size=batch_size, learning_rate=learning_rate_for_each(scale),
             seed=seed + 1000 + g,
             chunk_callback=lambda done, _, g=g: progress(
                 (g + done / n_epochs) / len(by_layout)))
+        if not np.all(np.isfinite(curves.loss[keep_epochs - 1,
+                                              np.arange(len(indices))])):
+            raise TrainingDiverged(
+                "Training diverged (the loss became infinite or undefined).")
         for row, i in enumerate(indices):
             used = np.flatnonzero(scale[row])
             # the model's scaler gives each gene unit variance; the network

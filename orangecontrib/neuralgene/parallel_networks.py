@@ -66,14 +66,15 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
                 center: np.ndarray, scale: np.ndarray, l2: np.ndarray,
                 train_weight: np.ndarray, held_out_weight=None,
                 keep_epoch=None, epochs: int = 100, batch_size: int = 32,
-                learning_rate: float = 1e-3, seed: int = 0,
+                learning_rate=1e-3, seed: int = 0,
                 chunk_callback: Optional[ChunkCallback] = None
                 ) -> Tuple[StackCurves, Optional[List[TrainedNetwork]]]:
     """Train a stack of networks on X (samples × genes) and labels y.
 
     ``center`` and ``scale`` are networks × genes; a network sees
     ``(X - center) * scale``. ``train_weight`` and ``held_out_weight`` are
-    networks × samples. After every epoch, every network's weighted loss
+    networks × samples. ``learning_rate`` is Adam's, one for all networks
+    or one each. After every epoch, every network's weighted loss
     and accuracy on its training rows, and on its held-out rows if any, are
     measured. With ``keep_epoch`` (one epoch count per network), the
     weights each network had after that epoch are returned as
@@ -104,7 +105,7 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
             keep_epoch if keep_epoch is not None else np.zeros(n_networks),
             np.int32)),
         tf.constant(max(1, min(batch_size, len(y))), tf.int32),
-        tf.constant(learning_rate, tf.float32),
+        tf.constant(np.broadcast_to(learning_rate, n_networks), tf.float32),
         tf.constant([seed % 2 ** 31, 0], tf.int32))
     chunks = []
     done = 0
@@ -114,7 +115,9 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
                                    tf.constant(n_run, tf.int32), state)
         chunks.append(curves.numpy())
         done += n_run
-        if not np.all(np.isfinite(chunks[-1][:, 0])):
+        # a network whose loss became undefined leaves the others be: its
+        # curves say so, and its caller decides
+        if not np.any(np.isfinite(chunks[-1][:, 0])):
             raise TrainingDiverged(
                 "Training diverged (the loss became infinite or undefined); "
                 "lower the learning rate.")
@@ -251,8 +254,9 @@ def _trace(hidden, activation, dropout):
                 t = tf.cast(step, tf.float32)
                 rate = learning_rate * tf.sqrt(1 - ADAM_BETA_2 ** t) / (
                     1 - ADAM_BETA_1 ** t)
-                updated = [adam_update(w, m, v, g, rate) for w, m, v, g in zip(
-                    weights, first, second, gradients)]
+                updated = [adam_update(w, m, v, g, _along(rate, axis, rank))
+                           for w, m, v, g, (rank, axis) in zip(
+                               weights, first, second, gradients, shapes)]
                 weights, first, second = (list(u) for u in zip(*updated))
                 return start + batch_size, step, weights, first, second
 
@@ -293,7 +297,7 @@ def _trace(hidden, activation, dropout):
         matrix, tf.TensorSpec([None], tf.int32), matrix, matrix,
         tf.TensorSpec([None], tf.float32), matrix, matrix,
         tf.TensorSpec([None], tf.int32), scalar,
-        tf.TensorSpec([], tf.float32), tf.TensorSpec([2], tf.int32),
+        tf.TensorSpec([None], tf.float32), tf.TensorSpec([2], tf.int32),
         scalar, scalar, state]).get_concrete_function()
 
 

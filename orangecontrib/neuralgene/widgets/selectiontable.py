@@ -20,6 +20,9 @@ COLUMNS = (
                 "to each class's score (like logistic regression).\n"
                 "Hidden layer: a layer of neurons between the genes and the "
                 "classes, for patterns that need combinations of genes."),
+    ("Scaled", "Each gene: every gene scaled to the same spread, so all "
+               "count alike at first.\nAll genes together: one scale for "
+               "all, so genes that vary more keep more say, as in the data."),
     ("L2", "Penalty on large weights: higher values give simpler "
            "networks that rely less on any single gene."),
     ("Epochs", "How long the candidate trains: the epoch where its "
@@ -54,7 +57,8 @@ def _score(value, decimals=3):
 
 def _row(score):
     candidate = score.candidate
-    return (candidate.genes, candidate.network, f"{candidate.l2:g}",
+    return (candidate.genes, candidate.network, candidate.scaled,
+            f"{candidate.l2:g}",
             str(score.epochs), _score(score.accuracy), _score(score.log_loss),
             CHOSEN if score.chosen else "")
 

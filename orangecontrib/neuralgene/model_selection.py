@@ -29,7 +29,8 @@ from orangecontrib.neuralgene.parallel_networks import (
 
 __all__ = ["Candidate", "CandidateScore", "ModelSelection", "Member",
            "default_family", "FALLBACK", "choose_and_train",
-           "anova_f_scores", "top_genes"]
+           "inner_cross_validation", "rank_candidates", "anova_f_scores",
+           "top_genes"]
 
 
 @dataclass(frozen=True)
@@ -120,10 +121,13 @@ class Member:
 
 
 # The family. Softmax regression on all genes is logistic regression
-# trained by Adam, which holds up on most expression cohorts; fewer genes
-# help where most genes are noise; a hidden layer where classes are not
-# separated by a weighted sum of genes. Penalties span the range where the
-# held-out loss of the panel's cohorts had its minimum.
+# trained by Adam, which holds up on most expression cohorts; scaling all
+# genes together rather than each to unit variance keeps the say of genes
+# that vary most (it won on the breast cohorts, where most probes are
+# noise); fewer genes help where few genes carry the classes; a hidden
+# layer where classes are not separated by a weighted sum of genes. The
+# rules and constants were compared on the validation panel with
+# benchmarks/ensemble_rules.py.
 MAX_EPOCHS = 100
 PATIENCE = 15  # epochs past every candidate's lowest held-out loss
 ENSEMBLE_SIZE = 5
@@ -194,7 +198,7 @@ def choose_and_train(X, y, weights, family: Sequence[Candidate],
              "for choosing the network by inner cross-validation: trained "
              f"the fixed fallback ({FALLBACK}, {FALLBACK_EPOCHS} epochs)."])
     else:
-        selection = _inner_cross_validation(
+        selection = inner_cross_validation(
             X, y, weights, family, n_folds, seed, n_classes, ensemble_size,
             lambda done: report(0.8 * done, "Choosing the network"))
     report(0.8, "Training the chosen networks")
@@ -226,7 +230,7 @@ def top_genes(scores: np.ndarray, n_genes: Optional[int]) -> np.ndarray:
     return np.sort(np.argsort(-scores, kind="stable")[:n_genes])
 
 
-def _inner_cross_validation(X, y, weights, family, n_folds, seed,
+def inner_cross_validation(X, y, weights, family, n_folds, seed,
                             n_classes, ensemble_size, progress
                             ) -> ModelSelection:
     notes = []

@@ -8,7 +8,7 @@ import numpy as np
 from Orange.data import (
     ContinuousVariable, DiscreteVariable, Domain, StringVariable, Table)
 
-from tests.test_learner import expression_table
+from tests.helpers import expression_table
 
 MODEL, ERROR = "model", "error"
 
@@ -142,7 +142,7 @@ CASES = {
     "one row": (lambda: expression_table()[:1], ERROR,
                 "at least two classes"),
     "two rows": (lambda: expression_table()[:2], MODEL,
-                 "Too few samples per class for a validation split"),
+                 "Only one training sample in 2 of the 2 classes"),
     "fewer samples than classes": (
         lambda: with_classes(10, np.arange(5)), MODEL,
         "Only one training sample in 5 of the 5 classes"),

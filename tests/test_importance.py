@@ -10,8 +10,7 @@ from orangecontrib.neuralgene import NeuralGeneClassifierLearner
 from orangecontrib.neuralgene.importance import (
     gene_importance, gene_importance_table)
 from orangecontrib.neuralgene.training_history import training_history_table
-
-QUICK = dict(epochs=15, hidden_layers=(16,))
+from tests.helpers import QUICK_MANUAL, expression_table
 
 
 def planted_signal(n_samples=120, n_genes=2000, n_classes=4, n_carriers=20,
@@ -19,21 +18,19 @@ def planted_signal(n_samples=120, n_genes=2000, n_classes=4, n_carriers=20,
     """Noise with the class carried by `n_carriers` genes at random places:
     each class raises its own share of them by `shift` standard deviations.
     Returns the table and the indices of the carriers."""
-    rng = np.random.RandomState(seed)
-    y = np.arange(n_samples) % n_classes
-    X = rng.normal(size=(n_samples, n_genes))
-    carriers = rng.choice(n_genes, n_carriers, replace=False)
-    for c, genes in enumerate(np.split(carriers, n_classes)):
-        X[np.ix_(y == c, genes)] += shift
-    domain = Domain(
-        [ContinuousVariable(f"gene{i}") for i in range(n_genes)],
-        DiscreteVariable("tumour", [f"type{c}" for c in range(n_classes)]))
-    return Table.from_numpy(domain, X, y.astype(float)), carriers
+    data = expression_table(n_samples, n_genes, n_classes,
+                            n_carriers // n_classes, seed, shift)
+    order = np.random.RandomState(seed).permutation(n_genes)
+    shuffled = data.transform(Domain(
+        [data.domain.attributes[i] for i in order], data.domain.class_var))
+    # the carriers, genes 0 … n_carriers - 1, where the shuffle put them
+    return shuffled, np.flatnonzero(order < n_carriers)
 
 
-def small_table(n_samples=40, n_genes=10):
-    data, _ = planted_signal(n_samples, n_genes, n_classes=2, n_carriers=2)
-    return data
+def small_table():
+    """40 samples of two classes, each carried by one of 10 genes."""
+    return expression_table(n_samples=40, n_genes=10, n_classes=2,
+                            informative=1)
 
 
 class TestLearnerIsAScorer(unittest.TestCase):
@@ -43,7 +40,6 @@ class TestLearnerIsAScorer(unittest.TestCase):
         self.assertIs(learner.class_type, DiscreteVariable)
 
     def test_planted_genes_top_the_ranking(self):
-        # the learner's defaults: the top 200 genes by ANOVA, then the network
         data, carriers = planted_signal()
         scores = NeuralGeneClassifierLearner().score_data(data)
         self.assertEqual(scores.shape, (1, 2000))
@@ -52,10 +48,11 @@ class TestLearnerIsAScorer(unittest.TestCase):
 
     def test_genes_left_out_by_selection_score_zero(self):
         data = small_table()
-        model = NeuralGeneClassifierLearner(n_genes=3, **QUICK)(data)
-        scores = NeuralGeneClassifierLearner(n_genes=3, **QUICK).score_data(
-            data)[0]
+        learner = NeuralGeneClassifierLearner(n_genes=3, **QUICK_MANUAL)
+        model = learner(data)
+        scores = learner.score_data(data)[0]
         left_out = np.setdiff1d(np.arange(10), model.selected_genes)
+        self.assertEqual(len(left_out), 7)
         np.testing.assert_array_equal(scores[left_out], 0)
         self.assertTrue(np.all(scores[model.selected_genes] > 0))
 
@@ -67,8 +64,7 @@ class TestLearnerIsAScorer(unittest.TestCase):
         with_colour = Table.from_numpy(
             domain, np.column_stack([data.X, np.arange(len(data)) % 3]),
             data.Y)
-        scores = NeuralGeneClassifierLearner(n_genes=None, **QUICK) \
-            .score_data(with_colour)
+        scores = NeuralGeneClassifierLearner().score_data(with_colour)
         self.assertEqual(scores.shape, (1, 11))
         self.assertTrue(np.all(np.isfinite(scores)))
 
@@ -82,7 +78,9 @@ class TestGeneImportanceTable(unittest.TestCase):
             gene.attributes["Entrez ID"] = str(1000 + i)
         cls.data = Table.from_numpy(
             Domain(genes, data.domain.class_var), data.X, data.Y)
-        cls.model = NeuralGeneClassifierLearner(n_genes=5, **QUICK)(cls.data)
+        # five genes left out, which still have their rows
+        cls.model = NeuralGeneClassifierLearner(
+            n_genes=5, **QUICK_MANUAL)(cls.data)
         cls.table = gene_importance_table(
             gene_importance(cls.model, cls.data))
 
@@ -108,7 +106,7 @@ class TestGeneImportanceTable(unittest.TestCase):
         data = Table.from_numpy(
             Domain(self.data.domain.attributes, two_of_three),
             self.data.X, self.data.Y)
-        model = NeuralGeneClassifierLearner(**QUICK)(data)
+        model = NeuralGeneClassifierLearner()(data)
         table = gene_importance_table(gene_importance(model, data))
         self.assertTrue(np.isnan(table.get_column("type2")).all())
         self.assertFalse(np.isnan(table.get_column("Importance")).any())

@@ -1,7 +1,4 @@
 import pickle
-import subprocess
-import sys
-import textwrap
 import unittest
 
 import numpy as np
@@ -17,21 +14,9 @@ from orangecontrib.neuralgene import (
     NeuralGeneClassifierLearner, NeuralGeneClassifierModel)
 from orangecontrib.neuralgene.learner import DEFAULT_PARAMETERS
 
-QUICK = dict(epochs=15, hidden_layers=(16,))
-
-
-def expression_table(n_samples=60, n_genes=40, n_classes=3, informative=5,
-                     seed=0, shift=2.0):
-    """Samples x genes with the class written into the first genes."""
-    rng = np.random.RandomState(seed)
-    y = np.arange(n_samples) % n_classes
-    X = rng.normal(size=(n_samples, n_genes))
-    for c in range(n_classes):
-        X[y == c, c * informative:(c + 1) * informative] += shift
-    domain = Domain(
-        [ContinuousVariable(f"gene{i}") for i in range(n_genes)],
-        DiscreteVariable("tumour", [f"type{c}" for c in range(n_classes)]))
-    return Table.from_numpy(domain, X, y.astype(float))
+from tests.helpers import (
+    QUICK_MANUAL, expression_table, predict_in_fresh_interpreter,
+    run_in_fresh_interpreter)
 
 
 class TestLearnerContract(unittest.TestCase):
@@ -58,13 +43,13 @@ class TestLearnerContract(unittest.TestCase):
         domain = Domain(data.domain.attributes, ContinuousVariable("age"))
         numeric = Table.from_numpy(domain, data.X, np.arange(len(data)))
         with self.assertRaisesRegex(ValueError, "numeric"):
-            NeuralGeneClassifierLearner(**QUICK)(numeric)
+            NeuralGeneClassifierLearner()(numeric)
 
     def test_missing_target_variable_is_refused(self):
         data = expression_table()
         no_target = Table.from_numpy(Domain(data.domain.attributes), data.X)
         with self.assertRaisesRegex(ValueError, "no target"):
-            NeuralGeneClassifierLearner(**QUICK)(no_target)
+            NeuralGeneClassifierLearner()(no_target)
 
     def test_several_targets_are_refused(self):
         data = expression_table()
@@ -73,7 +58,7 @@ class TestLearnerContract(unittest.TestCase):
                          DiscreteVariable("grade", ["lo", "hi"])])
         Y = np.column_stack([data.Y, data.Y % 2])
         with self.assertRaisesRegex(ValueError, "one target"):
-            NeuralGeneClassifierLearner(**QUICK)(
+            NeuralGeneClassifierLearner()(
                 Table.from_numpy(domain, data.X, Y))
 
     def test_single_class_is_refused(self):
@@ -81,7 +66,7 @@ class TestLearnerContract(unittest.TestCase):
         with data.unlocked():
             data.Y[:] = 0
         with self.assertRaisesRegex(ValueError, "two classes"):
-            NeuralGeneClassifierLearner(**QUICK)(data)
+            NeuralGeneClassifierLearner()(data)
 
     def test_invalid_parameters_raise_value_error(self):
         data = expression_table()
@@ -89,36 +74,41 @@ class TestLearnerContract(unittest.TestCase):
                     dict(dropout=1.0), dict(n_genes=0), dict(epochs=0),
                     dict(learning_rate=0), dict(class_weight="equal")):
             with self.subTest(**bad), self.assertRaises(ValueError):
-                NeuralGeneClassifierLearner(**dict(QUICK, **bad))(data)
+                NeuralGeneClassifierLearner(**bad)(data)
 
 
 class TestPrediction(unittest.TestCase):
     def test_learns_planted_signal(self):
         train = expression_table(seed=0)
         test = expression_table(seed=1)
-        model = NeuralGeneClassifierLearner(epochs=60)(train)
+        model = NeuralGeneClassifierLearner()(train)
         self.assertGreater(np.mean(model(test) == test.Y), 0.9)
 
     def test_probabilities_cover_classes_missing_from_training(self):
         data = expression_table(n_classes=3)
         two_classes = data[data.Y < 2]
-        model = NeuralGeneClassifierLearner(**QUICK)(two_classes)
+        model = NeuralGeneClassifierLearner()(two_classes)
         probs = model(data, model.Probs)
         self.assertEqual(probs.shape, (len(data), 3))
         np.testing.assert_allclose(probs.sum(axis=1), 1)
         np.testing.assert_array_equal(probs[:, 2], 0)
 
-    def test_same_random_state_gives_identical_predictions(self):
+    def test_same_random_state_gives_identical_networks_by_hand(self):
+        # automatic training: test_model_selection
         data = expression_table()
-        first = NeuralGeneClassifierLearner(random_state=7, **QUICK)(data)
-        second = NeuralGeneClassifierLearner(random_state=7, **QUICK)(data)
+        first = NeuralGeneClassifierLearner(random_state=7,
+                                            **QUICK_MANUAL)(data)
+        second = NeuralGeneClassifierLearner(random_state=7,
+                                             **QUICK_MANUAL)(data)
         np.testing.assert_array_equal(first(data, first.Probs),
                                       second(data, second.Probs))
 
-    def test_different_random_states_give_different_networks(self):
+    def test_different_random_states_give_different_networks_by_hand(self):
         data = expression_table()
-        first = NeuralGeneClassifierLearner(random_state=1, **QUICK)(data)
-        second = NeuralGeneClassifierLearner(random_state=2, **QUICK)(data)
+        first = NeuralGeneClassifierLearner(random_state=1,
+                                            **QUICK_MANUAL)(data)
+        second = NeuralGeneClassifierLearner(random_state=2,
+                                             **QUICK_MANUAL)(data)
         self.assertFalse(np.array_equal(first(data, first.Probs),
                                         second(data, second.Probs)))
 
@@ -126,8 +116,8 @@ class TestPrediction(unittest.TestCase):
         data = expression_table()
         sparse = data.to_sparse()
         self.assertTrue(sp.issparse(sparse.X))
-        dense_model = NeuralGeneClassifierLearner(**QUICK)(data)
-        sparse_model = NeuralGeneClassifierLearner(**QUICK)(sparse)
+        dense_model = NeuralGeneClassifierLearner()(data)
+        sparse_model = NeuralGeneClassifierLearner()(sparse)
         np.testing.assert_allclose(dense_model(data, 1),
                                    sparse_model(sparse, 1), atol=1e-5)
 
@@ -135,35 +125,38 @@ class TestPrediction(unittest.TestCase):
         data = expression_table()
         with data.unlocked():
             data.X[::3, ::4] = np.nan
-        model = NeuralGeneClassifierLearner(**QUICK)(data)
+        model = NeuralGeneClassifierLearner()(data)
         probs = model(data, model.Probs)
         self.assertTrue(np.all(np.isfinite(probs)))
 
     def test_predicts_a_table_with_genes_in_another_order(self):
         data = expression_table()
-        model = NeuralGeneClassifierLearner(**QUICK)(data)
+        model = NeuralGeneClassifierLearner()(data)
         shuffled = data.transform(Domain(data.domain.attributes[::-1],
                                          data.domain.class_var))
         np.testing.assert_allclose(model(data, 1), model(shuffled, 1))
 
 
 class TestGeneSelectionAndScaling(unittest.TestCase):
+    """The genes kept by hand (``n_genes``); the automatic choice of genes
+    is tested in test_model_selection."""
+
     def test_keeps_the_top_genes_by_anova(self):
         data = expression_table(n_genes=40, informative=3)
-        model = NeuralGeneClassifierLearner(n_genes=9, **QUICK)(data)
+        model = NeuralGeneClassifierLearner(n_genes=9, **QUICK_MANUAL)(data)
         self.assertEqual(sorted(model.selected_genes), list(range(9)))
 
     def test_all_genes_are_kept_with_none_or_too_many(self):
         data = expression_table(n_genes=30)
         for n_genes in (None, 1000):
             model = NeuralGeneClassifierLearner(n_genes=n_genes,
-                                                **QUICK)(data)
+                                                **QUICK_MANUAL)(data)
             self.assertEqual(len(model.selected_genes), 30)
 
     def test_cross_validation_fits_selection_and_scaling_on_training_folds(
             self):
         data = expression_table(n_samples=40, n_genes=30)
-        learner = NeuralGeneClassifierLearner(n_genes=10, **QUICK)
+        learner = NeuralGeneClassifierLearner(n_genes=10, **QUICK_MANUAL)
         results = CrossValidation(k=4, store_models=True)(data, [learner])
         for fold, (model,) in zip(results.folds, results.models):
             train = data[np.setdiff1d(np.arange(len(data)),
@@ -179,8 +172,7 @@ class TestGeneSelectionAndScaling(unittest.TestCase):
         data = expression_table()
         with data.unlocked():
             data.X[0, 0] = np.nan
-        learner = NeuralGeneClassifierLearner(preprocessors=[Normalize()],
-                                              **QUICK)
+        learner = NeuralGeneClassifierLearner(preprocessors=[Normalize()])
         self.assertEqual(learner.preprocessors[0].__class__, Normalize)
         active = [type(pp) for pp in learner.active_preprocessors]
         self.assertIn(Normalize, active)
@@ -190,15 +182,18 @@ class TestGeneSelectionAndScaling(unittest.TestCase):
         self.assertTrue(np.all(np.isfinite(model(data, 1))))
 
     def test_randomize_preprocessor_is_accepted(self):
-        model = NeuralGeneClassifierLearner(preprocessors=Randomize(),
-                                            **QUICK)(expression_table())
+        model = NeuralGeneClassifierLearner(preprocessors=Randomize())(
+            expression_table())
         self.assertIsInstance(model, NeuralGeneClassifierModel)
 
 
-class TestTraining(unittest.TestCase):
+class TestTrainingByHand(unittest.TestCase):
+    """``auto=False``: one network (here) trained with the settings given."""
+
     def test_history_has_one_entry_per_epoch(self):
         model = NeuralGeneClassifierLearner(
-            epochs=12, early_stopping=False)(expression_table())
+            **dict(QUICK_MANUAL, epochs=12, early_stopping=False))(
+            expression_table())
         self.assertEqual(model.n_epochs_trained, 12)
         self.assertEqual(set(model.history), {"loss", "accuracy"})
         for values in model.history.values():
@@ -208,8 +203,8 @@ class TestTraining(unittest.TestCase):
     def test_early_stopping_keeps_the_best_validation_epoch(self):
         data = expression_table(n_samples=90)
         model = NeuralGeneClassifierLearner(
-            epochs=300, patience=5, early_stopping=True,
-            learning_rate=0.01)(data)
+            **dict(QUICK_MANUAL, epochs=300, patience=5, early_stopping=True,
+                   learning_rate=0.01))(data)
         self.assertIn("val_loss", model.history)
         self.assertLess(model.n_epochs_trained, 300)
         val_loss = model.history["val_loss"]
@@ -219,8 +214,8 @@ class TestTraining(unittest.TestCase):
     def test_validation_split_is_stratified_even_if_rows_are_sorted(self):
         data = expression_table(n_samples=60)
         data = data[np.argsort(data.Y, kind="stable")]
-        model = NeuralGeneClassifierLearner(epochs=3,
-                                            validation_fraction=0.2)(data)
+        model = NeuralGeneClassifierLearner(
+            **dict(QUICK_MANUAL, epochs=3, validation_fraction=0.2))(data)
         # all classes present in the validation split give accuracy steps
         # of 1/12; a split of the last rows would hold one class only
         self.assertIn("val_accuracy", model.history)
@@ -228,7 +223,8 @@ class TestTraining(unittest.TestCase):
 
     def test_too_small_data_train_without_early_stopping_and_say_so(self):
         data = expression_table(n_samples=4, n_classes=3)
-        model = NeuralGeneClassifierLearner(epochs=7)(data)
+        model = NeuralGeneClassifierLearner(
+            **dict(QUICK_MANUAL, epochs=7))(data)
         self.assertEqual(model.n_epochs_trained, 7)
         self.assertNotIn("val_loss", model.history)
         self.assertTrue(any("validation" in note
@@ -245,16 +241,20 @@ class TestTraining(unittest.TestCase):
             if epoch == 3:
                 raise Stop
 
-        learner = NeuralGeneClassifierLearner(epochs=10, early_stopping=False)
+        learner = NeuralGeneClassifierLearner(
+            **dict(QUICK_MANUAL, epochs=10, early_stopping=False))
         with self.assertRaises(Stop):
             learner(expression_table(), epoch_callback=on_epoch)
         self.assertEqual([s[0] for s in seen], [1, 2, 3])
         self.assertEqual(seen[0][1:], (10, ["accuracy", "loss"]))
 
+
+class TestTraining(unittest.TestCase):
     def test_progress_callback_reaches_the_end(self):
         progress = []
-        NeuralGeneClassifierLearner(epochs=5)(
-            expression_table(), progress_callback=lambda p, *_: progress.append(p))
+        NeuralGeneClassifierLearner()(
+            expression_table(),
+            progress_callback=lambda p, *_: progress.append(p))
         self.assertEqual(progress[-1], 1)
         self.assertEqual(progress, sorted(progress))
 
@@ -262,15 +262,14 @@ class TestTraining(unittest.TestCase):
         data = expression_table(n_samples=50)
         with data.unlocked():
             data.W = np.linspace(0.5, 2, len(data))
-        model = NeuralGeneClassifierLearner(class_weight="balanced",
-                                            **QUICK)(data)
+        model = NeuralGeneClassifierLearner(class_weight="balanced")(data)
         self.assertTrue(np.all(np.isfinite(model(data, 1))))
 
 
 class TestPersistence(unittest.TestCase):
     def test_models_pickle_with_every_protocol(self):
         data = expression_table()
-        model = NeuralGeneClassifierLearner(**QUICK)(data)
+        model = NeuralGeneClassifierLearner()(data)
         expected = model.predict(data.X)
         for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
             with self.subTest(protocol=protocol):
@@ -289,29 +288,17 @@ class TestPersistence(unittest.TestCase):
 
     def test_model_predicts_the_same_in_a_fresh_process_and_is_silent(self):
         data = expression_table()
-        model = NeuralGeneClassifierLearner(**QUICK)(data)
-        script = textwrap.dedent("""
-            import pickle, sys
-            import numpy as np
-            model, X = pickle.load(sys.stdin.buffer)
-            np.save(sys.stdout.buffer, model.predict(X))
-        """)
-        done = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, check=True,
-            input=pickle.dumps((model, data.X)))
-        self.assertEqual(done.stderr, b"")
-        import io
-        probs = np.load(io.BytesIO(done.stdout))
+        model = NeuralGeneClassifierLearner()(data)
+        probs, stderr = predict_in_fresh_interpreter(self, model, data.X)
+        self.assertEqual(stderr, "")
         np.testing.assert_array_equal(probs, model.predict(data.X))
 
     def test_training_prints_nothing(self):
-        script = textwrap.dedent("""
-            from tests.test_learner import expression_table
+        done = run_in_fresh_interpreter(self, """
+            from tests.helpers import expression_table
             from orangecontrib.neuralgene import NeuralGeneClassifierLearner
-            NeuralGeneClassifierLearner(epochs=3)(expression_table())
+            NeuralGeneClassifierLearner()(expression_table())
         """)
-        done = subprocess.run([sys.executable, "-c", script],
-                              capture_output=True, check=True, text=True)
         self.assertEqual(done.stdout, "")
         self.assertEqual(done.stderr, "")
 

@@ -231,8 +231,9 @@ def top_genes(scores: np.ndarray, n_genes: Optional[int]) -> np.ndarray:
 
 
 def inner_cross_validation(X, y, weights, family, n_folds, seed,
-                            n_classes, ensemble_size, progress
-                            ) -> ModelSelection:
+                           n_classes, ensemble_size, progress
+                           ) -> ModelSelection:
+    """Every candidate's inner scores, the best ``ensemble_size`` chosen."""
     notes = []
     n_total = len(y)
     if n_total > MAX_INNER_SAMPLES:

@@ -353,38 +353,45 @@ def _train_ensemble(X, y, weights, selection, seed, n_classes, progress):
     batch_size = batch_size_for(len(y))
     members: List[Optional[Member]] = [None] * len(chosen)
     histories = [None] * len(chosen)
-    by_layout = {}
+    stacks = {}  # as in the inner cross-validation
     for i, score in enumerate(chosen):
         c = score.candidate
-        by_layout.setdefault((c.hidden, c.dropout), []).append(i)
-    for g, ((hidden, dropout), indices) in enumerate(by_layout.items()):
+        stacks.setdefault((c.hidden, c.dropout, c.n_genes is None),
+                          []).append(i)
+    for g, ((hidden, dropout, _), indices) in enumerate(stacks.items()):
         keep_epochs = np.array([chosen[i].epochs for i in indices])
         n_epochs = keep_epochs.max()
-        scale = np.zeros((len(indices), len(columns)), np.float32)
+        # positions in the model's kept genes of the genes this stack reads
+        reads = np.searchsorted(columns, np.unique(np.concatenate(
+            [member_genes[i] for i in indices])))
+        scale = np.zeros((len(indices), len(reads)), np.float32)
         for row, i in enumerate(indices):
-            used = np.searchsorted(columns, member_genes[i])
+            used = np.searchsorted(reads, np.searchsorted(
+                columns, member_genes[i]))
             scale[row, used] = chosen[i].candidate.input_scale(
-                scaler.scale_[used])
+                scaler.scale_[reads[used]])
         curves, networks = train_stack(
-            X_kept, y, StackLayout(n_classes, hidden, "relu", dropout),
-            np.tile(scaler.mean_, (len(indices), 1)), scale,
+            X_kept[:, reads], y, StackLayout(n_classes, hidden, "relu",
+                                             dropout),
+            np.tile(scaler.mean_[reads], (len(indices), 1)), scale,
             np.array([chosen[i].candidate.l2 for i in indices]),
             np.tile(weights, (len(indices), 1)),
             keep_epoch=keep_epochs, epochs=n_epochs,
             batch_size=batch_size, learning_rate=learning_rate_for_each(scale),
             seed=seed + 1000 + g,
-            chunk_callback=lambda done, _, g=g: progress(
-                (g + done / n_epochs) / len(by_layout)))
+            chunk_callback=lambda done, _, g=g, n=n_epochs: progress(
+                (g + done / n) / len(stacks)))
         if not np.all(np.isfinite(curves.loss[keep_epochs - 1,
                                               np.arange(len(indices))])):
             raise TrainingDiverged(
                 "Training diverged (the loss became infinite or undefined).")
         for row, i in enumerate(indices):
-            used = np.flatnonzero(scale[row])
+            used = reads[np.flatnonzero(scale[row])]
             # the model's scaler gives each gene unit variance; the network
             # was trained on (x - mean) * scale
             networks[row].weights[0] *= (
-                scale[row, used] * scaler.scale_[used])[:, None]
+                scale[row, np.flatnonzero(scale[row])]
+                * scaler.scale_[used])[:, None]
             members[i] = Member(networks[row], used)
             histories[i] = {
                 "loss": curves.loss[:chosen[i].epochs, row].tolist(),

@@ -70,6 +70,8 @@ TUTORIALS = (
         # with 17 links, the channel names on them would overlap
         channel_names=False,
         widgets={
+            # trained on the Data Sample, with its table of candidates
+            "Neural Gene Classifier": ("tutorial-classifier.png", (1088, 720)),
             "Test & Score": ("tutorial-test-and-score.png", (900, 520)),
             "Confusion Matrix": ("tutorial-confusion-matrix.png", (760, 420)),
             "Predictions (published test set)": (

@@ -169,6 +169,9 @@ def _own_symbols_first():
     TensorFlow's initialisers would bind to it and crash the process; deep
     binding makes them use their own (Linux only)."""
     import sys
+    if not hasattr(sys, "getdlopenflags"):  # Windows has no dlopen
+        yield
+        return
     flags = sys.getdlopenflags()
     sys.setdlopenflags(flags | getattr(os, "RTLD_DEEPBIND", 0))
     try:

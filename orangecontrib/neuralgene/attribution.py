@@ -17,7 +17,8 @@ first use, never at module import.
 """
 import numpy as np
 
-from orangecontrib.neuralgene.network import TrainedNetwork, build_network
+from orangecontrib.neuralgene.network import (
+    TrainedNetwork, build_network, import_keras)
 
 __all__ = ["integrated_gradients", "class_importances"]
 
@@ -42,6 +43,7 @@ def integrated_gradients(network: TrainedNetwork, X: np.ndarray,
     Each row's attributions add up (approximately, with ``n_steps`` points)
     to its probability minus the probability at the all-zero input.
     """
+    import_keras()  # the first import of TensorFlow goes through the add-on
     import tensorflow as tf
 
     X = np.asarray(X, dtype=np.float32)

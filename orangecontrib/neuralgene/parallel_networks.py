@@ -81,6 +81,7 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
     ``TrainedNetwork``s that take the network's used genes (scale != 0),
     already scaled.
     """
+    import_keras()  # the first import of TensorFlow goes through the add-on
     import tensorflow as tf
 
     n_networks = len(l2)

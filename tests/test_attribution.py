@@ -1,6 +1,4 @@
 # pylint: disable=missing-docstring
-import subprocess
-import sys
 import unittest
 
 import numpy as np
@@ -10,14 +8,14 @@ from orangecontrib.neuralgene.attribution import (
 from orangecontrib.neuralgene.network import (
     NetworkSpec, TrainedNetwork, TrainingConfig, build_network,
     train_network)
+from tests.helpers import expression_arrays, run_in_fresh_interpreter
 
 
 def trained_network(n_samples=90, n_inputs=12, n_classes=3, seed=0):
     """A network whose class c is carried by input c; the data it saw."""
-    rng = np.random.RandomState(seed)
-    y = np.arange(n_samples) % n_classes
-    X = rng.normal(size=(n_samples, n_inputs)).astype(np.float32)
-    X[np.arange(n_samples), y] += 3
+    X, y = expression_arrays(n_samples, n_inputs, n_classes, informative=1,
+                             seed=seed, shift=3.0)
+    X = X.astype(np.float32)
     spec = NetworkSpec(n_inputs=n_inputs, n_classes=n_classes,
                        hidden_layers=(16,), activation="relu", dropout=0.0,
                        l2=1e-4)
@@ -103,10 +101,11 @@ class TestIntegratedGradients(unittest.TestCase):
         self.assertFalse(np.isnan(importances[:2]).any())
 
     def test_module_does_not_import_tensorflow(self):
-        code = ("import sys, orangecontrib.neuralgene.attribution; "
-                "assert 'tensorflow' not in sys.modules; "
-                "assert 'keras' not in sys.modules")
-        subprocess.run([sys.executable, "-c", code], check=True)
+        run_in_fresh_interpreter(self, """
+            import sys, orangecontrib.neuralgene.attribution
+            assert 'tensorflow' not in sys.modules
+            assert 'keras' not in sys.modules
+        """)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-import subprocess
-import sys
+import json
 import textwrap
 import unittest
+
+from tests.helpers import run_in_fresh_interpreter
 
 # TensorFlow's devices are fixed when it starts, so each check runs in a
 # fresh process whose CPU is split into two logical devices, standing in
@@ -15,7 +16,7 @@ SCRIPT = textwrap.dedent("""
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
     from unittest.mock import patch
-    from tests.test_learner import expression_table
+    from tests.helpers import QUICK_MANUAL, expression_table
     from orangecontrib.neuralgene import NeuralGeneClassifierLearner
     import orangecontrib.neuralgene.distributed as distributed
 
@@ -31,8 +32,9 @@ SCRIPT = textwrap.dedent("""
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with patch.object(distributed, "train_distributed", spy), \\
             strategy.scope():
+        # distributed training is training by hand
         model = NeuralGeneClassifierLearner(
-            epochs=15, patience=5, learning_rate=0.01)(
+            **dict(QUICK_MANUAL, patience=5, learning_rate=0.01))(
             data, epoch_callback=lambda e, n, logs: seen_epochs.append(e))
     probs = model(data, model.Probs)
     print(json.dumps({
@@ -49,9 +51,7 @@ SCRIPT = textwrap.dedent("""
 
 class TestMultiDeviceTraining(unittest.TestCase):
     def test_mirrored_strategy_trains_over_two_devices(self):
-        import json
-        done = subprocess.run([sys.executable, "-c", SCRIPT],
-                              capture_output=True, text=True, check=True)
+        done = run_in_fresh_interpreter(self, SCRIPT)
         result = json.loads(done.stdout.strip().splitlines()[-1])
         self.assertEqual(result["replicas"], [2])
         self.assertEqual(result["history_keys"],

@@ -20,21 +20,13 @@ from tests.awkward_tables import (
     CASES, ERROR, raw_counts, scattered_missing, set_genes, set_rows, wide,
     with_values)
 from tests.helpers import (
-    QUICK_MANUAL, expression_table, run_in_fresh_interpreter)
+    QUICK_MANUAL, assert_valid_probabilities, expression_table,
+    run_in_fresh_interpreter)
 
 # words of numpy, scikit-learn or TensorFlow that a biologist should not
 # have to read in an error message
 TECHNICAL_WORDS = ("array", "dtype", "shape", "concatenate", "tensor",
                    "NoneType", "index", "float32")
-
-
-def assert_valid_probabilities(model, data):
-    probs = model(data, model.Probs)
-    assert probs.shape == (len(data), len(model.domain.class_var.values)), \
-        probs.shape
-    assert np.all(np.isfinite(probs)), probs
-    np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-6)
-    return probs
 
 
 def assert_tells_what_to_change(message):
@@ -99,24 +91,30 @@ class TestAwkwardTables(unittest.TestCase):
                         set_genes(slice(0, 10), slice(None), value), data)
                     assert_valid_probabilities(model, new)
 
-    def test_raw_counts_train_a_model_and_suggest_a_log_transform(self):
+    def test_raw_counts_train_by_hand_and_suggest_a_log_transform(self):
+        # the automatic choice log-transforms them itself: test_model_selection
         data = with_values(raw_counts)
-        model = NeuralGeneClassifierLearner()(data)
+        model = NeuralGeneClassifierLearner(
+            **dict(QUICK_MANUAL, epochs=40))(data)
         self.assertIn("log(x + 1)", "\n".join(model.training_notes))
         self.assertGreater(np.mean(model(data) == data.Y), 0.5)
 
     def test_fifty_thousand_genes_train_within_memory(self):
         data = wide()
-        tracemalloc.start()
-        try:
-            model = NeuralGeneClassifierLearner()(data)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
-        assert_valid_probabilities(model, data)
-        # the table itself is 8 MB; training needs one float32 copy and
-        # blocks of temporaries, not copies of the table per step
-        self.assertLess(peak, 3 * data.X.nbytes)
+        for mode, parameters in (("automatic", {}),
+                                 ("by hand", QUICK_MANUAL)):
+            with self.subTest(mode):
+                tracemalloc.start()
+                try:
+                    model = NeuralGeneClassifierLearner(**parameters)(data)
+                    _, peak = tracemalloc.get_traced_memory()
+                finally:
+                    tracemalloc.stop()
+                assert_valid_probabilities(model, data)
+                # the table itself is 8 MB; training needs one float32
+                # copy and blocks of temporaries, not copies of the table
+                # per step
+                self.assertLess(peak, 3 * data.X.nbytes)
 
 
 class TestPredictingOtherTables(unittest.TestCase):

@@ -1,13 +1,12 @@
 """TensorFlow's first import, which the widget runs in a worker thread while
 the GUI thread must keep running."""
 import gc
-import os
-import subprocess
 import sys
 import textwrap
 import unittest
 
 from orangecontrib.neuralgene import network
+from tests.helpers import run_in_fresh_interpreter
 
 LOADED_BEFORE_IMPORT = textwrap.dedent("""
     import sys
@@ -33,14 +32,6 @@ CONCURRENT_FIRST_IMPORTS = textwrap.dedent("""
         thread.join()
     os.write(2, b"stderr still works")
 """)
-
-
-def run_in_fresh_interpreter(test, code):
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    done = subprocess.run([sys.executable, "-c", code], cwd=root,
-                          capture_output=True, text=True, timeout=300)
-    test.assertEqual(done.returncode, 0, done.stderr[-3000:])
-    return done
 
 
 class TestConcurrentFirstImports(unittest.TestCase):

@@ -74,9 +74,9 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
     ``center`` and ``scale`` are networks × genes; a network sees
     ``(X - center) * scale``. ``train_weight`` and ``held_out_weight`` are
     networks × samples. ``learning_rate`` is Adam's, one for all networks
-    or one each. After every epoch, every network's weighted loss
-    and accuracy on its training rows, and on its held-out rows if any, are
-    measured. With ``keep_epoch`` (one epoch count per network), the
+    or one each. With held-out rows, every network's weighted loss and
+    accuracy on its training and its held-out rows are measured after every
+    epoch; without, the training rows' as met in the epoch's batches. With ``keep_epoch`` (one epoch count per network), the
     weights each network had after that epoch are returned as
     ``TrainedNetwork``s that take the network's used genes (scale != 0),
     already scaled.
@@ -102,6 +102,7 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
         tf.constant(np.asarray(
             held_out_weight if evaluate else np.zeros_like(train_weight),
             np.float32)),
+        tf.constant(evaluate),
         tf.constant(np.asarray(
             keep_epoch if keep_epoch is not None else np.zeros(n_networks),
             np.int32)),
@@ -224,9 +225,13 @@ def _trace(hidden, activation, dropout):
         v = ADAM_BETA_2 * v + (1 - ADAM_BETA_2) * tf.square(g)
         return w - rate * m / (tf.sqrt(v) + ADAM_EPSILON), m, v
 
+    def hits(out, y):
+        return tf.cast(tf.equal(tf.argmax(out, axis=2, output_type=tf.int32),
+                                y[None]), tf.float32)
+
     def run(X, y, center, scale, l2, train_weight, held_out_weight,
-            keep_epoch, batch_size, learning_rate, seed, first_epoch,
-            n_epochs, state):
+            evaluate, keep_epoch, batch_size, learning_rate, seed,
+            first_epoch, n_epochs, state):
         n = tf.shape(X)[0]
         n_weights = len(shapes)
 
@@ -235,14 +240,15 @@ def _trace(hidden, activation, dropout):
             order = tf.argsort(tf.random.stateless_uniform(
                 [n], tf.stack([seed[0], epoch])))
 
-            def one_batch(start, step, weights, first, second):
+            def one_batch(start, step, weights, first, second, sums):
                 rows = order[start:start + batch_size]
                 weight = tf.gather(train_weight, rows, axis=1)
+                batch_y = tf.gather(y, rows)
                 with tf.GradientTape() as tape:
                     tape.watch(weights)
-                    entropy = sparse_entropy(logits(
-                        tf.gather(X, rows), weights, center, scale, True,
-                        tf.stack([seed[0] + 1, step])), tf.gather(y, rows))
+                    out = logits(tf.gather(X, rows), weights, center, scale,
+                                 True, tf.stack([seed[0] + 1, step]))
+                    entropy = sparse_entropy(out, batch_y)
                     loss = tf.reduce_sum(
                         tf.reduce_sum(entropy * weight, axis=1)
                         / tf.maximum(tf.reduce_sum(weight, axis=1), 1e-12))
@@ -259,29 +265,44 @@ def _trace(hidden, activation, dropout):
                            for w, m, v, g, (rank, axis) in zip(
                                weights, first, second, gradients, shapes)]
                 weights, first, second = (list(u) for u in zip(*updated))
-                return start + batch_size, step, weights, first, second
+                sums += tf.stack([tf.reduce_sum(entropy * weight, axis=1),
+                                  tf.reduce_sum(hits(out, batch_y) * weight,
+                                                axis=1),
+                                  tf.reduce_sum(weight, axis=1)])
+                return start + batch_size, step, weights, first, second, sums
 
             weights, first, second, kept = (
                 list(state[i * n_weights:(i + 1) * n_weights])
                 for i in range(4))
-            _, step, weights, first, second = tf.while_loop(
+            _, step, weights, first, second, sums = tf.while_loop(
                 lambda start, *_: start < n, one_batch,
-                (tf.constant(0), step, weights, first, second))
-            out = logits(X, weights, center, scale, False, None)
-            entropy = sparse_entropy(out, y)
-            hits = tf.cast(tf.equal(
-                tf.argmax(out, axis=2, output_type=tf.int32), y[None]),
-                tf.float32)
-            row = []
-            for weight in (train_weight, held_out_weight):
-                total = tf.maximum(tf.reduce_sum(weight, axis=1), 1e-12)
-                row += [tf.reduce_sum(entropy * weight, axis=1) / total,
-                        tf.reduce_sum(hits * weight, axis=1) / total]
+                (tf.constant(0), step, weights, first, second,
+                 tf.zeros([3, tf.shape(l2)[0]])))
+
+            def scores_after_the_epoch():
+                out = logits(X, weights, center, scale, False, None)
+                entropy, right = sparse_entropy(out, y), hits(out, y)
+                row = []
+                for weight in (train_weight, held_out_weight):
+                    total = tf.maximum(tf.reduce_sum(weight, axis=1), 1e-12)
+                    row += [tf.reduce_sum(entropy * weight, axis=1) / total,
+                            tf.reduce_sum(right * weight, axis=1) / total]
+                return tf.stack(row)
+
+            def scores_during_the_epoch():
+                # without held-out rows, the training rows' scores as they
+                # were met in the epoch's batches spare a pass over the data
+                total = tf.maximum(sums[2], 1e-12)
+                return tf.stack([sums[0] / total, sums[1] / total,
+                                 tf.zeros_like(total), tf.zeros_like(total)])
+
+            row = tf.cond(evaluate, scores_after_the_epoch,
+                          scores_during_the_epoch)
             now = tf.equal(keep_epoch, epoch + 1)
             kept = [tf.where(_along(now, axis, rank), w, k)
                     for w, k, (rank, axis) in zip(weights, kept, shapes)]
             return (epoch + 1, step, (*weights, *first, *second, *kept),
-                    curves.write(epoch - first_epoch, tf.stack(row)))
+                    curves.write(epoch - first_epoch, row))
 
         _, step, state, curves = tf.while_loop(
             lambda epoch, *_: epoch < first_epoch + n_epochs, one_epoch,
@@ -297,7 +318,7 @@ def _trace(hidden, activation, dropout):
     return tf.function(run, autograph=False, input_signature=[
         matrix, tf.TensorSpec([None], tf.int32), matrix, matrix,
         tf.TensorSpec([None], tf.float32), matrix, matrix,
-        tf.TensorSpec([None], tf.int32), scalar,
+        tf.TensorSpec([], tf.bool), tf.TensorSpec([None], tf.int32), scalar,
         tf.TensorSpec([None], tf.float32), tf.TensorSpec([2], tf.int32),
         scalar, scalar, state]).get_concrete_function()
 

@@ -1,0 +1,101 @@
+"""What the tests below the widgets share: a small synthetic expression
+table, the learner's quick settings by hand, and a fresh interpreter to run
+code in (for what only a new process shows: imports, pickles, stderr)."""
+import io
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+from Orange.data import ContinuousVariable, DiscreteVariable, Domain, Table
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Settings by hand, one network of a few epochs: for tests of what training
+# by hand does (validation split, early stopping, the architecture asked
+# for, the network's weights). Tests of what any fit does use the defaults.
+QUICK_MANUAL = dict(auto=False, ensemble_size=1, epochs=15,
+                    hidden_layers=(16,))
+
+# s; only a hung interpreter (e.g. a deadlocked import) takes this long
+HUNG = 900
+# set by the add-on's TensorFlow start-up in this process, and inherited by
+# child processes, which would then start TensorFlow quietly however they
+# import it
+SET_BY_THE_ADD_ON = ("TF_CPP_MIN_LOG_LEVEL",)
+
+
+def expression_arrays(n_samples=60, n_genes=40, n_classes=3, informative=5,
+                      seed=0, shift=2.0):
+    """Samples × genes of standard normal noise, and classes 0..k-1 in
+    turn; class c raises genes c * informative … (c + 1) * informative - 1
+    by ``shift`` standard deviations."""
+    rng = np.random.RandomState(seed)
+    y = np.arange(n_samples) % n_classes
+    X = rng.normal(size=(n_samples, n_genes))
+    for c in range(n_classes):
+        X[y == c, c * informative:(c + 1) * informative] += shift
+    return X, y
+
+
+def expression_table(n_samples=60, n_genes=40, n_classes=3, informative=5,
+                     seed=0, shift=2.0):
+    """``expression_arrays`` as an Orange table with genes gene0, gene1, …
+    and the class 'tumour' with values type0, type1, …"""
+    X, y = expression_arrays(n_samples, n_genes, n_classes, informative,
+                             seed, shift)
+    domain = Domain(
+        [ContinuousVariable(f"gene{i}") for i in range(n_genes)],
+        DiscreteVariable("tumour", [f"type{c}" for c in range(n_classes)]))
+    return Table.from_numpy(domain, X, y.astype(float))
+
+
+def assert_valid_probabilities(model, data):
+    """``model``'s probabilities for ``data``: one per class of its domain,
+    finite, adding up to one."""
+    probs = model(data, model.Probs)
+    assert probs.shape == (len(data), len(model.domain.class_var.values)), \
+        probs.shape
+    assert np.all(np.isfinite(probs)), probs
+    np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-6)
+    return probs
+
+
+def run_in_fresh_interpreter(test, code, *args, stdin=None, env=None,
+                             binary=False):
+    """Run Python ``code`` with ``args`` as its arguments in a new
+    interpreter in the repository's root, in ``env`` (default: this
+    process's environment) without what the add-on set there; fail ``test``
+    with the end of its stderr unless it exits with 0. Input and output are
+    text, or bytes where ``binary``."""
+    env = dict(os.environ if env is None else env)
+    for name in SET_BY_THE_ADD_ON:
+        env.pop(name, None)
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args], cwd=ROOT,
+        env=env, input=stdin, capture_output=True, text=not binary,
+        timeout=HUNG)
+    stderr = done.stderr if not binary else done.stderr.decode(
+        errors="replace")
+    test.assertEqual(done.returncode, 0, stderr[-3000:])
+    return done
+
+
+PREDICT = """
+    import pickle, sys
+    import numpy as np
+    model, X = pickle.load(sys.stdin.buffer)
+    np.save(sys.stdout.buffer, model.predict(X))
+"""
+
+
+def predict_in_fresh_interpreter(test, model, X):
+    """The probabilities that ``model``, pickled and loaded in a new
+    interpreter, gives samples X; and what the interpreter wrote to
+    stderr."""
+    done = run_in_fresh_interpreter(test, PREDICT, binary=True,
+                                    stdin=pickle.dumps((model, X)))
+    return np.load(io.BytesIO(done.stdout)), done.stderr.decode()

@@ -1,0 +1,159 @@
+"""Networks trained side by side in one graph (``train_stack``): each sees
+only its own genes and rows, and is kept at its own epoch."""
+# pylint: disable=missing-docstring
+import unittest
+
+import numpy as np
+
+from orangecontrib.neuralgene.network import TrainingDiverged
+from orangecontrib.neuralgene.parallel_networks import (
+    EPOCHS_PER_CALL, StackLayout, train_stack)
+from tests.helpers import expression_arrays
+
+X, Y = expression_arrays(n_samples=40, n_genes=10, n_classes=3,
+                         informative=2)
+X = X.astype(np.float32)
+CENTER = X.mean(axis=0)  # of these data, whatever rows a test changes
+N_CLASSES = 3
+# with dropout, so that its random draws are part of what must repeat
+HIDDEN = StackLayout(N_CLASSES, hidden=8, dropout=0.5)
+
+
+def stack(X=X, y=Y, scale=None, train_weight=None, layout=HIDDEN,
+          n_networks=2, **kwargs):
+    """Train a stack on X, y, centred on CENTER: every network on every gene
+    and row unless ``scale`` or ``train_weight`` say otherwise."""
+    shape = (n_networks, X.shape[1])
+    scale = np.ones(shape, np.float32) if scale is None else scale
+    train_weight = (np.ones((n_networks, len(y)), np.float32)
+                    if train_weight is None else train_weight)
+    parameters = dict(epochs=6, batch_size=16, learning_rate=0.01, seed=0)
+    parameters.update(kwargs)
+    return train_stack(
+        X, y, layout, np.tile(CENTER, (n_networks, 1)), scale,
+        np.full(n_networks, 1e-3, np.float32), train_weight, **parameters)
+
+
+def network_input(X, scale):
+    """What a network that ``train_stack`` returned takes: its used genes,
+    centred and scaled as in the stack."""
+    used = scale != 0
+    return ((X - CENTER) * scale)[:, used]
+
+
+class TestEachNetworkSeesItsOwn(unittest.TestCase):
+    def test_genes_of_scale_zero_do_not_reach_a_network(self):
+        scale = np.ones((2, 10), np.float32)
+        scale[0, 5:] = 0  # the first network reads genes 0-4
+        poisoned = X.copy()
+        poisoned[:, 5:] = np.random.RandomState(1).normal(
+            scale=100, size=(len(X), 5))
+        clean, _ = stack(scale=scale)
+        dirty, _ = stack(X=poisoned, scale=scale)
+        np.testing.assert_allclose(dirty.loss[:, 0], clean.loss[:, 0],
+                                   rtol=1e-6)
+        self.assertFalse(np.allclose(dirty.loss[:, 1], clean.loss[:, 1]))
+
+    def test_rows_of_weight_zero_do_not_reach_a_network(self):
+        train = np.ones((2, 40), np.float32)
+        held_out = np.zeros((2, 40), np.float32)
+        train[0, 30:] = 0  # the first network trains on rows 0-29
+        held_out[0, 30:35] = 1  # holds out 30-34, and ignores 35-39
+        poisoned_X, poisoned_y = X.copy(), Y.copy()
+        poisoned_X[35:] *= 100
+        poisoned_y[35:] = (poisoned_y[35:] + 1) % N_CLASSES
+        clean, _ = stack(train_weight=train, held_out_weight=held_out)
+        dirty, _ = stack(X=poisoned_X, y=poisoned_y, train_weight=train,
+                         held_out_weight=held_out)
+        for curve in ("loss", "held_out_loss", "held_out_accuracy"):
+            np.testing.assert_allclose(getattr(dirty, curve)[:, 0],
+                                       getattr(clean, curve)[:, 0],
+                                       rtol=1e-6, err_msg=curve)
+        self.assertFalse(np.allclose(dirty.loss[:, 1], clean.loss[:, 1]))
+
+    def test_each_network_trains_at_its_own_learning_rate(self):
+        curves, _ = stack(learning_rate=np.array([0, 0.05], np.float32))
+        self.assertEqual(len(np.unique(curves.loss[:, 0])), 1)
+        self.assertLess(curves.loss[-1, 1], curves.loss[0, 1])
+
+
+class TestCurves(unittest.TestCase):
+    def test_one_row_per_epoch(self):
+        curves, _ = stack(epochs=13)
+        self.assertEqual(curves.loss.shape, (13, 2))
+        self.assertEqual(curves.accuracy.shape, (13, 2))
+
+    def test_held_out_curves_only_where_rows_are_held_out(self):
+        without, _ = stack()
+        self.assertIsNone(without.held_out_loss)
+        held_out = np.zeros((2, 40), np.float32)
+        held_out[:, ::4] = 1
+        with_rows, _ = stack(held_out_weight=held_out)
+        self.assertEqual(with_rows.held_out_loss.shape, (6, 2))
+        self.assertTrue(np.all((0 <= with_rows.held_out_accuracy)
+                               & (with_rows.held_out_accuracy <= 1)))
+
+    def test_training_stops_after_the_call_whose_callback_says_so(self):
+        seen = []
+
+        def enough(done, curves):
+            seen.append((done, len(curves.loss)))
+            return done >= 2 * EPOCHS_PER_CALL
+
+        curves, _ = stack(epochs=100, chunk_callback=enough)
+        self.assertEqual(seen, [(EPOCHS_PER_CALL, EPOCHS_PER_CALL),
+                                (2 * EPOCHS_PER_CALL, 2 * EPOCHS_PER_CALL)])
+        self.assertEqual(len(curves.loss), 2 * EPOCHS_PER_CALL)
+
+
+class TestKeptNetworks(unittest.TestCase):
+    def test_a_kept_network_is_the_network_at_its_epoch(self):
+        epoch = 3
+        _, kept = stack(epochs=14, keep_epoch=np.array([epoch, 14]))
+        _, stopped = stack(epochs=epoch, keep_epoch=np.array([epoch, epoch]))
+        _, last = stack(epochs=14, keep_epoch=np.array([14, 14]))
+        inputs = network_input(X, np.ones(10, np.float32))
+        np.testing.assert_allclose(kept[0].predict_proba(inputs),
+                                   stopped[0].predict_proba(inputs),
+                                   rtol=1e-5, atol=1e-7)
+        self.assertFalse(np.allclose(kept[0].predict_proba(inputs),
+                                     last[0].predict_proba(inputs)))
+
+    def test_a_kept_networks_loss_is_the_curves_loss_at_its_epoch(self):
+        # a network of some genes, scaled apart, and trained on some rows
+        scale = np.ones((2, 10), np.float32)
+        scale[0, ::3] = 0
+        scale[0, 1] = 2.5
+        train = np.ones((2, 40), np.float32)
+        train[0, :8] = 0
+        for layout in (HIDDEN, StackLayout(N_CLASSES, hidden=0)):
+            with self.subTest(hidden=layout.hidden):
+                curves, networks = stack(
+                    scale=scale, train_weight=train, layout=layout,
+                    epochs=9, keep_epoch=np.array([4, 9]))
+                probs = networks[0].predict_proba(network_input(X, scale[0]))
+                rows = train[0] > 0
+                loss = -np.mean(np.log(probs[rows, Y[rows]]))
+                accuracy = np.mean(probs[rows].argmax(axis=1) == Y[rows])
+                self.assertAlmostEqual(loss, curves.loss[3, 0], places=5)
+                self.assertAlmostEqual(accuracy, curves.accuracy[3, 0])
+                self.assertEqual(networks[0].spec.n_inputs, 6)
+
+
+class TestDivergence(unittest.TestCase):
+    def test_a_diverging_network_leaves_the_others_be(self):
+        scale = np.ones((2, 10), np.float32)
+        scale[0] = 1e38  # the first network's inputs overflow
+        curves, _ = stack(scale=scale)
+        self.assertFalse(np.isfinite(curves.loss[:, 0]).any())
+        self.assertTrue(np.isfinite(curves.loss[:, 1]).all())
+
+    def test_a_stack_of_diverging_networks_is_an_error_that_says_why(self):
+        scale = np.full((2, 10), 1e38, np.float32)
+        with self.assertRaisesRegex(TrainingDiverged, "learning rate"):
+            stack(scale=scale)
+        self.assertTrue(issubclass(TrainingDiverged, ValueError))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -388,7 +388,7 @@ class TestAutomaticChoice(widget_testing.NeuralGeneWidgetTest):
         self.assertTrue(model.selection.fell_back)
         table = self.widget.selection_table
         self.assertEqual(table.model.rowCount(), 1)
-        self.assertEqual([cell.text() for cell in self.cells(0)][4:],
+        self.assertEqual([cell.text() for cell in self.cells(0)][5:],
                          ["–", "–", "✓"])
         self.assertTrue(table.title.text().startswith(
             "No inner cross-validation"))

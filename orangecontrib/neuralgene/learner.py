@@ -178,7 +178,9 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
         ``validation_fraction`` and ``patience`` then apply to ``auto=False``
         only.
     ensemble_size : int
-        Networks whose probabilities are averaged.
+        Networks whose probabilities are averaged (automatically: at most
+        as many as the family has candidates; one where the choice falls
+        back to fixed settings).
     hidden_layers : tuple of int
         Number of neurons in each hidden layer.
     activation : str
@@ -262,8 +264,10 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
         return None
 
     def __call__(self, data, progress_callback=None, epoch_callback=None):
-        """Fit a model; ``epoch_callback(epoch, n_epochs, logs)`` is called
-        after every epoch and may raise to abort training."""
+        """Fit a model. With ``auto=False``, ``epoch_callback(epoch,
+        n_epochs, logs)`` is called after every epoch of the first network
+        and may raise to abort training; the automatic choice reports
+        through ``progress_callback`` every ten epochs instead."""
         learner = copy.copy(self)  # fits in other threads keep their own notes
         learner._progress_callback = progress_callback
         learner._epoch_callback = epoch_callback

@@ -309,8 +309,10 @@ def _train_on_folds(X, y, weights, candidates, folds, fold_scores, scalers,
         loss = _mean_over_folds(curves.held_out_loss, len(folds))
         return done - loss.argmin(axis=0).max() > PATIENCE
 
+    if len(columns) < X.shape[1]:
+        X = X[:, columns]
     curves, _ = train_stack(
-        X[:, columns], y, layout, center, scale, l2, train_weight,
+        X, y, layout, center, scale, l2, train_weight,
         held_out_weight, epochs=MAX_EPOCHS, batch_size=batch_size,
         learning_rate=learning_rate_for_each(scale), seed=seed,
         chunk_callback=past_every_minimum)

@@ -88,10 +88,10 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
     evaluate = held_out_weight is not None
     fan_in = np.maximum((scale != 0).sum(axis=1), 1)
     run_epochs = _graph(layout)
-    weights = _initial_weights(X.shape[1], n_networks, layout, fan_in, seed)
-    state = tuple(tf.constant(array) for array in (
-        *weights, *map(np.zeros_like, weights), *map(np.zeros_like, weights),
-        *weights))
+    weights = [tf.constant(w) for w in _initial_weights(
+        X.shape[1], n_networks, layout, fan_in, seed)]
+    zeros = [tf.zeros_like(w) for w in weights]
+    state = (*weights, *zeros, *zeros, *weights)
     inputs = (
         tf.constant(np.asarray(X, np.float32)),
         tf.constant(np.asarray(y, np.int32)),
@@ -147,8 +147,10 @@ def _initial_weights(n_genes, n_networks, layout, fan_in, seed):
     rng = np.random.default_rng(seed)
     width = layout.hidden or layout.n_classes
     limit = np.sqrt(6 / (fan_in + width)).astype(np.float32)
-    first = rng.uniform(-1, 1, (n_genes, n_networks, width)).astype(
-        np.float32) * limit[None, :, None]
+    first = rng.random((n_genes, n_networks, width), np.float32)
+    first *= 2
+    first -= 1
+    first *= limit[None, :, None]
     weights = [first, np.zeros((n_networks, width), np.float32)]
     if layout.hidden:
         limit = np.sqrt(6 / (layout.hidden + layout.n_classes))

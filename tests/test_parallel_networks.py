@@ -72,12 +72,24 @@ class TestEachNetworkSeesItsOwn(unittest.TestCase):
         self.assertFalse(np.allclose(dirty.loss[:, 1], clean.loss[:, 1]))
 
     def test_each_network_trains_at_its_own_learning_rate(self):
-        curves, _ = stack(learning_rate=np.array([0, 0.05], np.float32))
+        # with held-out rows (none here), losses are measured after each
+        # epoch rather than met in its batches (under dropout)
+        curves, _ = stack(learning_rate=np.array([0, 0.05], np.float32),
+                          held_out_weight=np.zeros((2, len(Y)), np.float32))
         self.assertEqual(len(np.unique(curves.loss[:, 0])), 1)
         self.assertLess(curves.loss[-1, 1], curves.loss[0, 1])
 
 
 class TestCurves(unittest.TestCase):
+    def test_without_held_out_rows_the_loss_is_the_epochs_batches(self):
+        # one epoch of one full batch, no dropout: the loss met in the batch
+        # is the loss of the starting weights, not of those after the step
+        layout = StackLayout(N_CLASSES, hidden=0)
+        met, _ = stack(layout=layout, epochs=1, batch_size=len(Y))
+        after, _ = stack(layout=layout, epochs=1, batch_size=len(Y),
+                         held_out_weight=np.zeros((2, len(Y)), np.float32))
+        self.assertTrue(np.all(met.loss[0] > after.loss[0]))
+
     def test_one_row_per_epoch(self):
         curves, _ = stack(epochs=13)
         self.assertEqual(curves.loss.shape, (13, 2))
@@ -130,7 +142,8 @@ class TestKeptNetworks(unittest.TestCase):
             with self.subTest(hidden=layout.hidden):
                 curves, networks = stack(
                     scale=scale, train_weight=train, layout=layout,
-                    epochs=9, keep_epoch=np.array([4, 9]))
+                    epochs=9, keep_epoch=np.array([4, 9]),
+                    held_out_weight=np.zeros_like(train))
                 probs = networks[0].predict_proba(network_input(X, scale[0]))
                 rows = train[0] > 0
                 loss = -np.mean(np.log(probs[rows, Y[rows]]))

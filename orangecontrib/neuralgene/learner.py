@@ -8,7 +8,6 @@ network is first trained or used.
 import copy
 import inspect
 import math
-import warnings
 from typing import List, Optional
 
 import numpy as np

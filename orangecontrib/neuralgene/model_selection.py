@@ -158,12 +158,10 @@ def default_family(n_genes: int) -> List[Candidate]:
 # when the steps agree) or its square root (later); the rate falls with the
 # square root, so that no candidate overshoots in its first epoch
 LEARNING_RATE_FOR_ONE_GENE = 0.1
-SMALLEST_LEARNING_RATE = 0.0
 
 
 def learning_rate_for(n_genes: int) -> float:
-    return max(SMALLEST_LEARNING_RATE,
-               LEARNING_RATE_FOR_ONE_GENE / np.sqrt(max(n_genes, 1)))
+    return LEARNING_RATE_FOR_ONE_GENE / np.sqrt(max(n_genes, 1))
 
 
 def batch_size_for(n_samples: int) -> int:

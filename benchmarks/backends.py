@@ -30,8 +30,10 @@ X, y = synthetic_expression(2000, 20000)
 X = (X - X.mean(axis=0)) / X.std(axis=0)
 ends = []
 if {ours!r}:
-    from orangecontrib.neuralgene.network import (
-        NetworkSpec, TrainingConfig, float32_copy, train_network, import_keras)
+    from orangecontrib.neuralgene.network import NetworkSpec, TrainingConfig
+    from orangecontrib.neuralgene.tensorflow_startup import import_keras
+    from orangecontrib.neuralgene.tensors import float32_copy
+    from orangecontrib.neuralgene.training import train_network
     import_keras()
     spec = NetworkSpec(X.shape[1], CLASSES, (HIDDEN,), "relu", 0.5, 1e-4)
     config = TrainingConfig(EPOCHS, BATCH, 1e-3, 20, 0)

@@ -17,7 +17,7 @@ from Orange.data import ContinuousVariable, DiscreteVariable, Domain, Table
 
 import common  # noqa: F401  (puts the add-on on the path)
 from orangecontrib.neuralgene import NeuralGeneClassifierLearner
-from orangecontrib.neuralgene.network import import_keras
+from orangecontrib.neuralgene.tensorflow_startup import import_keras
 from wide import synthetic_expression, CLASSES
 
 PAGE = 4096

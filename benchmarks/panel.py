@@ -67,13 +67,17 @@ def warm_up_tensorflow():
     """Import TensorFlow before any timing, as Orange's canvas has it
     imported after the first fit, through the add-on's start-up function."""
     try:
-        from orangecontrib.neuralgene.network import import_keras
+        from orangecontrib.neuralgene.tensorflow_startup import import_keras
     except ImportError:
-        try:  # its name in 0.1
-            from orangecontrib.neuralgene.network import _keras as import_keras
+        try:  # where 0.2 kept it
+            from orangecontrib.neuralgene.network import import_keras
         except ImportError:
-            import tensorflow  # noqa: F401
-            return
+            try:  # its name in 0.1
+                from orangecontrib.neuralgene.network import (
+                    _keras as import_keras)
+            except ImportError:
+                import tensorflow  # noqa: F401
+                return
     import_keras()
 
 

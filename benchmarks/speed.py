@@ -16,7 +16,7 @@ from Orange.evaluation import CA, CrossValidation
 
 from common import khan_all
 from orangecontrib.neuralgene import NeuralGeneClassifierLearner
-from orangecontrib.neuralgene.network import import_keras
+from orangecontrib.neuralgene.tensorflow_startup import import_keras
 
 
 def time_cross_validation(learner, data):

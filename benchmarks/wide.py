@@ -21,7 +21,7 @@ from Orange.data import ContinuousVariable, DiscreteVariable, Domain, Table
 
 import common  # noqa: F401  (puts the add-on on the path)
 from orangecontrib.neuralgene import NeuralGeneClassifierLearner
-from orangecontrib.neuralgene.network import import_keras
+from orangecontrib.neuralgene.tensorflow_startup import import_keras
 
 HIDDEN, EPOCHS, BATCH, CLASSES = 256, 10, 64, 10
 

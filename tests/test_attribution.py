@@ -6,8 +6,8 @@ import numpy as np
 from orangecontrib.neuralgene.attribution import (
     class_importances, integrated_gradients)
 from orangecontrib.neuralgene.network import (
-    NetworkSpec, TrainedNetwork, TrainingConfig, build_network,
-    train_network)
+    NetworkSpec, TrainedNetwork, TrainingConfig, build_network)
+from orangecontrib.neuralgene.training import train_network
 from tests.helpers import expression_arrays, run_in_fresh_interpreter
 
 

@@ -6,8 +6,10 @@ import scipy.sparse as sp
 
 from orangecontrib.neuralgene import network
 from orangecontrib.neuralgene.network import (
-    NetworkSpec, TrainingConfig, TrainingDiverged, float32_copy,
-    train_network)
+    NetworkSpec, TrainingConfig, TrainingDiverged, clear_trainer_pool)
+from orangecontrib.neuralgene.tensors import (
+    MAPPED_BYTES, as_tensor, float32_copy)
+from orangecontrib.neuralgene.training import train_network
 
 
 class TestFloat32Copy(unittest.TestCase):
@@ -25,9 +27,9 @@ class TestFloat32Copy(unittest.TestCase):
     def test_large_copies_are_handed_to_tensorflow_without_copying(self):
         X = np.random.RandomState(0).normal(size=(1100, 1000))
         copy = float32_copy(X)
-        self.assertGreaterEqual(copy.nbytes, network._MAPPED_BYTES)
+        self.assertGreaterEqual(copy.nbytes, MAPPED_BYTES)
         np.testing.assert_array_equal(copy, X.astype(np.float32))
-        tensor = network._as_tensor(copy)
+        tensor = as_tensor(copy)
         copy[3, 4] = 42  # seen through the tensor only if memory is shared
         self.assertEqual(float(tensor[3, 4]), 42)
 
@@ -74,6 +76,22 @@ class TestTrainNetwork(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "learning rate"):
             train_network(X, y, spec, config)
         self.assertTrue(issubclass(TrainingDiverged, ValueError))
+
+
+class TestTrainerPool(unittest.TestCase):
+    def test_clearing_drops_idle_trainers_and_training_goes_on_alike(self):
+        y = np.arange(30) % 3
+        X = float32_copy(np.random.RandomState(0).normal(size=(30, 6))
+                         + y[:, None])
+        spec = NetworkSpec(6, 3, (5,), "relu", 0.0, 0.0)
+        config = TrainingConfig(epochs=4, batch_size=8, learning_rate=0.01,
+                                patience=5, seed=3)
+        before = train_network(X, y, spec, config)
+        self.assertGreaterEqual(clear_trainer_pool(), 1)
+        self.assertEqual(clear_trainer_pool(), 0)
+        after = train_network(X, y, spec, config)  # on a new trainer
+        for a, b in zip(before.network.weights, after.network.weights):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
 if __name__ == "__main__":

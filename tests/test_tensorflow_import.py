@@ -1,37 +1,113 @@
 """TensorFlow's first import, which the widget runs in a worker thread while
 the GUI thread must keep running."""
 import gc
+import json
+import os
 import sys
 import textwrap
 import unittest
+from unittest import mock
 
-from orangecontrib.neuralgene import network
+from orangecontrib.neuralgene import tensorflow_startup
 from tests.helpers import run_in_fresh_interpreter
 
 LOADED_BEFORE_IMPORT = textwrap.dedent("""
     import sys
-    from orangecontrib.neuralgene import network
-    network._load_libraries_without_gil()
+    from orangecontrib.neuralgene import tensorflow_startup
+    tensorflow_startup._load_libraries_without_gil()
     with open("/proc/self/maps") as maps:
         mapped = maps.read()
     print("tensorflow imported:", "tensorflow" in sys.modules)
     print("libraries mapped:", "libtensorflow_cc" in mapped,
           "libtensorflow_framework" in mapped)
-    network.import_keras()
+    tensorflow_startup.import_keras()
     print("imported")
 """)
 
 
 CONCURRENT_FIRST_IMPORTS = textwrap.dedent("""
     import os, threading
-    from orangecontrib.neuralgene import network
-    threads = [threading.Thread(target=network.import_keras) for _ in range(3)]
+    from orangecontrib.neuralgene import tensorflow_startup
+    threads = [threading.Thread(target=tensorflow_startup.import_keras)
+               for _ in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     os.write(2, b"stderr still works")
 """)
+
+# Records which workarounds a first fit ran, by the calls only they make;
+# the add-on is imported before the spies are set, TensorFlow after
+WORKAROUNDS_TAKEN = textwrap.dedent("""
+    import ctypes, gc, json, mmap, os, sys
+    from unittest import mock
+    import numpy as np
+    from tests.helpers import QUICK_MANUAL, assert_valid_probabilities, \\
+        expression_table
+    from orangecontrib.neuralgene import NeuralGeneClassifierLearner
+    from orangecontrib.neuralgene.tensors import MAPPED_BYTES, float32_copy
+
+    taken = set()
+
+    def spy(real, name, when=lambda *args: True):
+        def call(*args, **kwargs):
+            if when(*args):
+                taken.add(name)
+            return real(*args, **kwargs)
+        return call
+
+    deep = getattr(os, "RTLD_DEEPBIND", 0)
+    mock.patch.object(sys, "setdlopenflags", spy(
+        sys.setdlopenflags, "deep binding",
+        lambda flags: deep and flags & deep)).start()
+    mock.patch.object(ctypes, "CDLL", spy(
+        ctypes.CDLL, "libraries loaded without the GIL",
+        lambda name, *_: name is None)).start()
+    mock.patch.object(gc, "freeze", spy(gc.freeze, "import unscanned")).start()
+    mock.patch.object(os, "dup2", spy(
+        os.dup2, "stderr silenced", lambda fd, to, *_: to == 2)).start()
+    mock.patch.object(mmap, "mmap", spy(
+        mmap.mmap, "memory mapped at once")).start()
+
+    data = expression_table()
+    model = NeuralGeneClassifierLearner(**QUICK_MANUAL)(data)
+    assert_valid_probabilities(model, data)
+    float32_copy(np.zeros(MAPPED_BYTES // 4))
+    print(json.dumps(sorted(taken)))
+""")
+ALL_WORKAROUNDS = ["deep binding", "import unscanned",
+                   "libraries loaded without the GIL",
+                   "memory mapped at once", "stderr silenced"]
+
+
+def workarounds_taken(test, **environment):
+    env = dict(os.environ)
+    env.pop(tensorflow_startup.PLAIN_IMPORT_VARIABLE, None)
+    env.update(environment)
+    done = run_in_fresh_interpreter(test, WORKAROUNDS_TAKEN, env=env)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class TestPlainImportSwitch(unittest.TestCase):
+    def test_switched_off_tensorflow_is_imported_plainly_and_trains(self):
+        taken = workarounds_taken(
+            self, NEURALGENE_PLAIN_TENSORFLOW_IMPORT="1")
+        self.assertEqual(taken, [])
+
+    @unittest.skipUnless(sys.platform.startswith("linux"),
+                         "the workarounds are Linux's")
+    def test_by_default_every_workaround_runs_on_linux(self):
+        self.assertEqual(workarounds_taken(self), ALL_WORKAROUNDS)
+
+    def test_only_a_value_other_than_empty_or_0_switches_off(self):
+        name = tensorflow_startup.PLAIN_IMPORT_VARIABLE
+        for value, enabled in (("", True), ("0", True), ("1", False),
+                               ("yes", False)):
+            with self.subTest(value=value), \
+                    mock.patch.dict(os.environ, {name: value}):
+                self.assertEqual(tensorflow_startup.workarounds_enabled(),
+                                 enabled)
 
 
 class TestConcurrentFirstImports(unittest.TestCase):
@@ -62,7 +138,7 @@ class TestUnscannedByGc(unittest.TestCase):
             self.collections.append(info["generation"])
 
     def test_new_objects_go_unscanned_to_the_oldest_generation(self):
-        with network._unscanned_by_gc():
+        with tensorflow_startup._unscanned_by_gc():
             # enough container objects to set off collections of every
             # generation if the collector were running
             made = [[i] for i in range(300_000)]
@@ -75,7 +151,7 @@ class TestUnscannedByGc(unittest.TestCase):
     def test_leaves_a_disabled_collector_disabled(self):
         gc.disable()
         try:
-            with network._unscanned_by_gc():
+            with tensorflow_startup._unscanned_by_gc():
                 pass
             self.assertFalse(gc.isenabled())
         finally:
@@ -86,7 +162,7 @@ class TestUnscannedByGc(unittest.TestCase):
         gc.freeze()
         try:
             n_frozen = gc.get_freeze_count()
-            with network._unscanned_by_gc():
+            with tensorflow_startup._unscanned_by_gc():
                 made = [[i] for i in range(1000)]
             self.assertGreaterEqual(gc.get_freeze_count(), n_frozen)
             self.assertTrue(gc.isenabled())

@@ -17,8 +17,8 @@ first use, never at module import.
 """
 import numpy as np
 
-from orangecontrib.neuralgene.network import (
-    TrainedNetwork, build_network, import_keras)
+from orangecontrib.neuralgene.network import TrainedNetwork, build_network
+from orangecontrib.neuralgene.tensorflow_startup import import_keras
 
 __all__ = ["integrated_gradients", "class_importances"]
 

@@ -29,8 +29,9 @@ from orangecontrib.neuralgene.importance import gene_importance
 from orangecontrib.neuralgene.model_selection import (
     ENSEMBLE_SIZE, Member, ModelSelection, anova_f_scores, choose_and_train,
     default_family, top_genes)
-from orangecontrib.neuralgene.network import (
-    NetworkSpec, TrainingConfig, float32_copy, train_network)
+from orangecontrib.neuralgene.network import NetworkSpec, TrainingConfig
+from orangecontrib.neuralgene.tensors import float32_copy
+from orangecontrib.neuralgene.training import train_network
 
 __all__ = ["NeuralGeneClassifierLearner", "NeuralGeneClassifierModel",
            "DEFAULT_PARAMETERS", "ACTIVATIONS"]

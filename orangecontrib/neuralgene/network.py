@@ -1,24 +1,27 @@
-"""Keras network for gene expression classification: build, train, predict.
+"""Keras network for gene expression classification: its architecture, its
+weights, and training it on one device with the add-on's own loop.
 
 Numpy in, numpy out; knows neither Orange nor Qt. TensorFlow is imported on
-first use, never at module import.
+first use (through ``tensorflow_startup``), never at module import. Training
+goes through ``training.train_network``, which picks this loop or Keras's
+``fit`` over several devices; both follow ``training_rules``.
 """
-import contextlib
-import mmap
-import os
 import threading
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["NetworkSpec", "TrainingConfig", "TrainedNetwork", "train_network",
-           "float32_copy", "TrainingDiverged", "import_keras",
-           "weights_or_ones"]
+from orangecontrib.neuralgene.tensorflow_startup import import_keras
+from orangecontrib.neuralgene.tensors import as_tensor
+from orangecontrib.neuralgene.training_rules import (
+    EarlyStopping, TrainingDiverged, check_not_diverged, cross_entropy,
+    sample_weights)
 
-class TrainingDiverged(ValueError):
-    """The loss became infinite or undefined."""
-
+__all__ = ["NetworkSpec", "TrainingConfig", "TrainedNetwork",
+           "TrainingOutcome", "TrainingDiverged", "EpochCallback",
+           "build_network", "initialize_weights", "train_on_one_device",
+           "clear_trainer_pool"]
 
 # Called after every epoch with (epoch, n_epochs, logs); raising aborts training.
 EpochCallback = Callable[[int, int, Dict[str, float]], None]
@@ -98,158 +101,6 @@ class TrainedNetwork:
         self.__init__(state["spec"], state["weights"])
 
 
-# TensorFlow shares (rather than copies) the memory of arrays aligned to this
-_TENSOR_ALIGNMENT = 64
-_ROWS_PER_COPY = 1024
-_MAPPED_BYTES = 2 ** 22
-
-
-def float32_copy(X) -> np.ndarray:
-    """A C-ordered float32 copy of a dense or sparse matrix, in memory that
-    training can hand to TensorFlow without copying it again."""
-    shape = X.shape
-    copy = _aligned_buffer(int(np.prod(shape)) * 4).view(
-        np.float32).reshape(shape)
-    for start in range(0, shape[0], _ROWS_PER_COPY):
-        rows = X[start:start + _ROWS_PER_COPY]
-        copy[start:start + _ROWS_PER_COPY] = (
-            rows.toarray() if hasattr(rows, "toarray") else rows)
-    return copy
-
-
-def _aligned_buffer(n_bytes: int) -> np.ndarray:
-    if n_bytes >= _MAPPED_BYTES and hasattr(mmap, "MAP_POPULATE"):
-        # numpy asks for huge pages for large arrays, and the kernel may
-        # first compact memory to find them: up to a third of a second for
-        # 160 MB; mapping all pages at once takes a steady fifth of that
-        memory = mmap.mmap(-1, n_bytes, flags=mmap.MAP_PRIVATE
-                           | mmap.MAP_ANONYMOUS | mmap.MAP_POPULATE)
-        return np.frombuffer(memory, dtype=np.uint8)
-    buffer = np.empty(n_bytes + _TENSOR_ALIGNMENT, dtype=np.uint8)
-    offset = -buffer.ctypes.data % _TENSOR_ALIGNMENT
-    return buffer[offset:offset + n_bytes]
-
-
-def _as_tensor(X: np.ndarray):
-    import tensorflow as tf
-    if (X.dtype == np.float32 and X.flags.c_contiguous
-            and X.ctypes.data % _TENSOR_ALIGNMENT == 0):
-        return tf.experimental.dlpack.from_dlpack(X.__dlpack__())
-    return tf.convert_to_tensor(np.asarray(X, dtype=np.float32))
-
-
-# ---------------------------------------------------------------------------
-# TensorFlow and Keras, imported on first use
-
-# fits in two threads (e.g. the widget and Test & Score) may both be first
-_import_lock = threading.RLock()
-
-
-def import_keras():
-    """Import TensorFlow and Keras quietly (their C++ logging goes to fd 2),
-    and, when imported in a worker thread, without freezing the GUI."""
-    import sys
-    with _import_lock:
-        if "tensorflow" not in sys.modules:
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-            with _silenced_stderr(), _own_symbols_first(), \
-                    _unscanned_by_gc():
-                _load_libraries_without_gil()
-                import tensorflow  # imports Keras too
-            # e.g. retracing notes when many network shapes are trained
-            tensorflow.get_logger().setLevel("ERROR")
-    import keras
-    return keras
-
-
-@contextlib.contextmanager
-def _own_symbols_first():
-    """TensorFlow's libraries carry their own LLVM. Once another LLVM is
-    loaded (Mesa's OpenGL, e.g. under Qt WebEngine's report or help view),
-    TensorFlow's initialisers would bind to it and crash the process; deep
-    binding makes them use their own (Linux only)."""
-    import sys
-    if not hasattr(sys, "getdlopenflags"):  # Windows has no dlopen
-        yield
-        return
-    flags = sys.getdlopenflags()
-    sys.setdlopenflags(flags | getattr(os, "RTLD_DEEPBIND", 0))
-    try:
-        yield
-    finally:
-        sys.setdlopenflags(flags)
-
-
-def _load_libraries_without_gil():
-    """Load TensorFlow's large shared libraries (0.8 GB) before its import
-    does. Python's import loads them holding the GIL, which stops every
-    other thread, the GUI's included, for a third of a second; a call
-    through ctypes releases the GIL. Linux only; elsewhere, or if anything
-    is amiss, the import loads them as usual."""
-    import ctypes
-    import glob
-    import importlib.util
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return
-    spec = importlib.util.find_spec("tensorflow")
-    if spec is None or not spec.submodule_search_locations:
-        return
-    folder = spec.submodule_search_locations[0]
-    try:
-        dlopen = ctypes.CDLL(None).dlopen
-    except (OSError, AttributeError):
-        return
-    dlopen.restype = ctypes.c_void_p
-    dlopen.argtypes = [ctypes.c_char_p, ctypes.c_int]
-    # framework first: the other library needs it
-    for library in sorted(glob.glob(os.path.join(folder, "libtensorflow*.so*")),
-                          key=lambda path: "framework" not in path):
-        # the handle stays open, so the import finds the library loaded
-        dlopen(os.fsencode(library), sys.getdlopenflags())
-
-
-@contextlib.contextmanager
-def _unscanned_by_gc():
-    """Objects created meanwhile go to the garbage collector's oldest
-    generation without being scanned on the way. Importing TensorFlow
-    creates hundreds of thousands of objects that live as long as the
-    process, and would set off several full collections, each holding the
-    GIL for 100-200 ms while it scans the whole heap."""
-    import gc
-
-    was_enabled = gc.isenabled()
-    untouched = gc.get_freeze_count() > 0  # the application froze objects
-    gc.disable()
-    try:
-        yield
-    finally:
-        if not untouched:
-            # freeze moves all tracked objects out of the young generations,
-            # unfreeze moves them all into the oldest; neither scans them
-            gc.freeze()
-            gc.unfreeze()
-        if was_enabled:
-            gc.enable()
-
-
-@contextlib.contextmanager
-def _silenced_stderr():
-    try:
-        saved = os.dup(2)
-    except OSError:  # no real stderr (e.g. embedded interpreter)
-        yield
-        return
-    with open(os.devnull, "w", encoding="utf-8") as devnull:
-        os.dup2(devnull.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def build_network(spec: NetworkSpec, l2_regularizers=False):
     """The Keras model; the L2 penalty is left to the training step unless
     ``l2_regularizers`` attaches it as Keras regularizers (for ``fit``)."""
@@ -293,28 +144,21 @@ class TrainingOutcome:
     best_epoch: int
 
 
-def train_network(X: np.ndarray, y: np.ndarray, spec: NetworkSpec,
-                  config: TrainingConfig,
-                  sample_weight: Optional[np.ndarray] = None,
-                  train_rows: Optional[np.ndarray] = None,
-                  validation_rows: Optional[np.ndarray] = None,
-                  epoch_callback: Optional[EpochCallback] = None
-                  ) -> TrainingOutcome:
-    """Train a network on integer class labels ``y`` in ``0..n_classes-1``.
+def train_on_one_device(X: np.ndarray, y: np.ndarray, spec: NetworkSpec,
+                        config: TrainingConfig,
+                        sample_weight: Optional[np.ndarray] = None,
+                        train_rows: Optional[np.ndarray] = None,
+                        validation_rows: Optional[np.ndarray] = None,
+                        epoch_callback: Optional[EpochCallback] = None
+                        ) -> TrainingOutcome:
+    """``training.train_network`` where no strategy spans several devices.
 
-    Trains on ``train_rows`` of X (default: all). With ``validation_rows``,
-    training stops once their loss has not improved for ``config.patience``
-    epochs and the weights of the best epoch are restored. Rows are picked
-    inside the training graph, so X is never copied in parts. The losses
-    reported are weighted cross-entropies, without the L2 penalty.
+    Rows are picked inside the training graph, so X is never copied in
+    parts; on the CPU a C-ordered float32 X (``tensors.float32_copy``) is
+    not copied at all.
     """
     if train_rows is None:
         train_rows = np.arange(len(y))
-    strategy = _multi_device_strategy()
-    if strategy is not None:
-        from orangecontrib.neuralgene.distributed import train_distributed
-        return train_distributed(strategy, X, y, spec, config, sample_weight,
-                                 train_rows, validation_rows, epoch_callback)
     trainer = _TrainerPool.take(spec)
     try:
         return trainer.train(X, y, config, sample_weight, train_rows,
@@ -323,16 +167,12 @@ def train_network(X: np.ndarray, y: np.ndarray, spec: NetworkSpec,
         _TrainerPool.give_back(trainer)
 
 
-def _multi_device_strategy():
-    """The tf.distribute strategy whose scope the caller entered, if it
-    spans several devices (e.g. ``MirroredStrategy`` over GPUs)."""
-    import_keras()
-    import tensorflow as tf
-    if tf.distribute.has_strategy():
-        strategy = tf.distribute.get_strategy()
-        if strategy.num_replicas_in_sync > 1:
-            return strategy
-    return None
+def clear_trainer_pool() -> int:
+    """Drop the idle trainers kept for reuse, with their Keras models and
+    traced graphs, and say how many there were. Training afterwards builds
+    new ones; call it to free their memory (a few copies of the largest
+    network trained) or after changing Keras's global settings."""
+    return _TrainerPool.clear()
 
 
 class _TrainerPool:
@@ -356,6 +196,13 @@ class _TrainerPool:
             cls._idle[trainer.spec] = trainer
             while len(cls._idle) > cls.max_idle:
                 del cls._idle[next(iter(cls._idle))]
+
+    @classmethod
+    def clear(cls) -> int:
+        with cls._lock:
+            n_idle = len(cls._idle)
+            cls._idle.clear()
+        return n_idle
 
 
 class _Trainer:
@@ -415,19 +262,16 @@ class _Trainer:
                     live.assign(best)
         return copy
 
-    def _weighted_loss(self, X, y, w, training):
-        import keras
+    def _weighted_sums(self, X, y, w, training):
+        """Sums over the rows of w × cross-entropy, w × hit, and w."""
         import tensorflow as tf
 
         probs = self.model(X, training=training)
-        per_sample = keras.losses.sparse_categorical_crossentropy(y, probs)
-        total_weight = tf.maximum(tf.reduce_sum(w), 1e-12)
-        loss = tf.reduce_sum(per_sample * w) / total_weight
         hits = tf.cast(
             tf.equal(tf.argmax(probs, axis=1, output_type=tf.int32), y),
             tf.float32)
-        accuracy = tf.reduce_sum(hits * w) / total_weight
-        return loss, accuracy
+        return tf.stack([tf.reduce_sum(cross_entropy(y, probs) * w),
+                         tf.reduce_sum(hits * w), tf.reduce_sum(w)])
 
     def _update(self, gradients):
         import tensorflow as tf
@@ -449,26 +293,23 @@ class _Trainer:
         order = tf.random.experimental.stateless_shuffle(rows, seed)
         variables = self.model.trainable_variables
 
-        def train_on_batch(start, loss_sum, accuracy_sum):
+        def train_on_batch(start, epoch_sums):
             batch = order[start:start + batch_size]
             with tf.GradientTape() as tape:
-                loss, accuracy = self._weighted_loss(
+                sums = self._weighted_sums(
                     tf.gather(X, batch), tf.gather(y, batch),
                     tf.gather(w, batch), training=True)
+                loss = sums[0] / tf.maximum(sums[2], 1e-12)
             updated = self._apply_update(tape.gradient(loss, variables))
             with tf.control_dependencies([updated]):
-                size = tf.cast(tf.shape(batch)[0], tf.float32)
-                return (start + batch_size, loss_sum + loss * size,
-                        accuracy_sum + accuracy * size)
+                return start + batch_size, epoch_sums + sums
 
-        _, loss_sum, accuracy_sum = tf.while_loop(
-            lambda start, *_: start < n, train_on_batch,
-            (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
-        n_float = tf.cast(n, tf.float32)
-        val_loss, val_accuracy = self._weighted_loss(
-            X_val, y_val, w_val, training=False)
-        return tf.stack([loss_sum / n_float, accuracy_sum / n_float,
-                         val_loss, val_accuracy])
+        _, sums = tf.while_loop(
+            lambda start, _: start < n, train_on_batch,
+            (tf.constant(0), tf.zeros([3])))
+        val_sums = self._weighted_sums(X_val, y_val, w_val, training=False)
+        return tf.concat([sums[:2] / tf.maximum(sums[2], 1e-12),
+                          val_sums[:2] / tf.maximum(val_sums[2], 1e-12)], 0)
 
     def _reset(self, config: TrainingConfig):
         """Fresh weights and optimizer state, the same for a given seed
@@ -485,14 +326,14 @@ class _Trainer:
         import tensorflow as tf
 
         self._reset(config)
-        w = weights_or_ones(sample_weight, len(y))
+        w = sample_weights(sample_weight, len(y))
         validation = validation_rows is not None
         rows = validation_rows if validation else []
         X_val = tf.convert_to_tensor(
             np.asarray(X[rows], np.float32).reshape(-1, self.spec.n_inputs))
         y_val = tf.convert_to_tensor(np.asarray(y, np.int32)[rows])
         w_val = tf.convert_to_tensor(w[rows])
-        X = _as_tensor(X)
+        X = as_tensor(X)
         y = tf.convert_to_tensor(np.asarray(y, dtype=np.int32))
         w = tf.convert_to_tensor(w)
         train_rows = tf.convert_to_tensor(np.asarray(train_rows, np.int32))
@@ -502,7 +343,7 @@ class _Trainer:
         history = {"loss": [], "accuracy": []}
         if validation:
             history.update(val_loss=[], val_accuracy=[])
-        best_loss, best_epoch = np.inf, 0
+        stopping = EarlyStopping(config.patience)
         for epoch in range(1, config.epochs + 1):
             seed = tf.constant([config.seed, epoch], tf.int32)
             loss, accuracy, val_loss, val_accuracy = self._run_epoch(
@@ -516,26 +357,17 @@ class _Trainer:
                 history[key].append(value)
             if epoch_callback is not None:
                 epoch_callback(epoch, config.epochs, logs)
-            if not np.isfinite(loss):
-                raise TrainingDiverged(
-                    "Training diverged (the loss became infinite or "
-                    "undefined); lower the learning rate.")
+            check_not_diverged(loss)
             if validation:
-                if val_loss < best_loss:
-                    best_loss, best_epoch = val_loss, epoch
+                if stopping.is_best(epoch, val_loss):
                     self._keep_best()
-                elif epoch - best_epoch >= config.patience:
+                elif stopping.should_stop(epoch):
                     break
-        if validation and best_epoch:
+        best_epoch = stopping.best_epoch
+        if best_epoch:
             self._restore_best()
         else:
             best_epoch = len(history["loss"])
         weights = [np.array(v) for v in self.model.get_weights()]
         return TrainingOutcome(TrainedNetwork(self.spec, weights), history,
                                best_epoch)
-
-
-def weights_or_ones(weights: Optional[Sequence[float]], n: int):
-    if weights is None:
-        return np.ones(n, dtype=np.float32)
-    return np.asarray(weights, dtype=np.float32)

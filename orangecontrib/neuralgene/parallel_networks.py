@@ -30,8 +30,9 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from orangecontrib.neuralgene.network import (
-    NetworkSpec, TrainedNetwork, TrainingDiverged, import_keras)
+from orangecontrib.neuralgene.network import NetworkSpec, TrainedNetwork
+from orangecontrib.neuralgene.tensorflow_startup import import_keras
+from orangecontrib.neuralgene.training_rules import TrainingDiverged
 
 __all__ = ["StackLayout", "StackCurves", "train_stack"]
 

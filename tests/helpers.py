@@ -1,6 +1,8 @@
-"""What the tests below the widgets share: a small synthetic expression
-table, the learner's quick settings by hand, and a fresh interpreter to run
-code in (for what only a new process shows: imports, pickles, stderr)."""
+"""What the tests share, Qt aside (fresh interpreters import it): a small
+synthetic expression table, the learner's quick settings by hand, and a
+fresh interpreter to run code in (for what only a new process shows:
+imports, pickles, stderr). The widgets' settings, waits and base class are
+in widget_testing."""
 import io
 import os
 import pickle
@@ -64,20 +66,27 @@ def assert_valid_probabilities(model, data):
     return probs
 
 
-def run_in_fresh_interpreter(test, code, *args, stdin=None, env=None,
-                             binary=False):
-    """Run Python ``code`` with ``args`` as its arguments in a new
-    interpreter in the repository's root, in ``env`` (default: this
-    process's environment) without what the add-on set there; fail ``test``
-    with the end of its stderr unless it exits with 0. Input and output are
-    text, or bytes where ``binary``."""
+def fresh_interpreter(*args, stdin=None, env=None, binary=False):
+    """A new interpreter run with ``args`` (a script, ``-m module`` or
+    ``-c code``, and their arguments) in the repository's root, in ``env``
+    (default: this process's environment) without what the add-on set
+    there; the finished process, whatever its exit status. Input and output
+    are text, or bytes where ``binary``."""
     env = dict(os.environ if env is None else env)
     for name in SET_BY_THE_ADD_ON:
         env.pop(name, None)
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args], cwd=ROOT,
-        env=env, input=stdin, capture_output=True, text=not binary,
-        timeout=HUNG)
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, input=stdin,
+        capture_output=True, text=not binary, timeout=HUNG, check=False)
+
+
+def run_in_fresh_interpreter(test, code, *args, stdin=None, env=None,
+                             binary=False):
+    """Run Python ``code`` with ``args`` as its arguments in a
+    ``fresh_interpreter``; fail ``test`` with the end of its stderr unless
+    it exits with 0."""
+    done = fresh_interpreter("-c", textwrap.dedent(code), *args, stdin=stdin,
+                             env=env, binary=binary)
     stderr = done.stderr if not binary else done.stderr.decode(
         errors="replace")
     test.assertEqual(done.returncode, 0, stderr[-3000:])

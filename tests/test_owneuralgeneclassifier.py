@@ -1,7 +1,5 @@
 # Test methods with long descriptive names can omit docstrings
 # pylint: disable=missing-docstring
-import subprocess
-import sys
 from unittest.mock import Mock
 
 import numpy as np
@@ -10,15 +8,13 @@ import pyqtgraph as pg
 from Orange.widgets.tests.base import (
     ParameterMapping, WidgetLearnerTestMixin)
 
-from tests import widget_testing
 from orangecontrib.neuralgene.learner import DEFAULT_PARAMETERS
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
     REPLICABLE_SEED, OWNeuralGeneClassifier, TrainingInterrupted)
-
-QUICK = widget_testing.QUICK
-# long enough that a fit is still running when the test acts on it
-LONG = dict(QUICK, epochs=10000, early_stopping=False)
-WAIT = widget_testing.WAIT
+from tests.helpers import run_in_fresh_interpreter
+from tests.widget_testing import (
+    AUTOMATIC, LONG, QUICK, WAIT, NeuralGeneWidgetTest,
+    small_expression_table)
 
 
 def checkbox_mapping(name, checkbox, checked_value, unchecked_value):
@@ -48,7 +44,7 @@ def combo_mapping(name, combo):
                             getter=combo.currentText, setter=choose)
 
 
-class TestOWNeuralGeneClassifier(widget_testing.NeuralGeneWidgetTest,
+class TestOWNeuralGeneClassifier(NeuralGeneWidgetTest,
                                  WidgetLearnerTestMixin):
     def setUp(self):
         self.widget = self.create_widget(
@@ -110,15 +106,12 @@ class TestOWNeuralGeneClassifier(widget_testing.NeuralGeneWidgetTest,
         self.click_apply()
         return self.get_output(self.widget.Outputs.model, wait=WAIT)
 
-    def start_long_training(self, data):
-        """Start a fit that runs until stopped; return once an epoch is done."""
+    def start_long_training(self, data, widget=None):
+        """In a new widget, start a fit that runs until stopped; return its
+        task once an epoch is done."""
         self.widget = self.create_widget(
             OWNeuralGeneClassifier, stored_settings=LONG)
-        self.widget.on_partial_result = Mock(wraps=self.widget.on_partial_result)
-        self.send_signal(self.widget.Inputs.data, data)
-        self.process_events(lambda: self.widget.on_partial_result.called,
-                            timeout=WAIT)
-        return self.widget.task
+        return super().start_long_training(data)
 
     def test_training_curves_are_plotted_after_training(self):
         model = self.train(self.iris, early_stopping=True)
@@ -186,10 +179,19 @@ class TestOWNeuralGeneClassifier(widget_testing.NeuralGeneWidgetTest,
         # TensorFlow in one process abort the interpreter at exit, so only
         # the report's HTML is built here, with and without data
         self.send_signal(self.widget.Inputs.data, self.data)
-        self.get_output(self.widget.Outputs.model, wait=WAIT)
+        self.assertIsNotNone(
+            self.get_output(self.widget.Outputs.model, wait=WAIT))
         self.widget.create_report_html()
+        html = self.widget.report_html
+        self.assertIn(f"<b>Data instances:</b> {len(self.data)}", html)
+        self.assertIn("Training curves", html)
+
         self.send_signal(self.widget.Inputs.data, None)
         self.widget.create_report_html()
+        html = self.widget.report_html
+        self.assertIn("<b>Hidden layers:</b>", html)
+        self.assertNotIn("Data instances", html)  # nor the curves of old data
+        self.assertNotIn("Training curves", html)
 
     def test_report_includes_training_curves(self):
         self.train(self.iris)
@@ -210,14 +212,15 @@ class TestOWNeuralGeneClassifier(widget_testing.NeuralGeneWidgetTest,
         self.assertFalse(self.widget.Warning.training_notes.is_shown())
 
     def test_widget_module_does_not_import_tensorflow(self):
-        code = ("import sys, orangecontrib.neuralgene.widgets.owneuralgeneclassifier; "
-                "assert 'tensorflow' not in sys.modules; "
-                "assert 'keras' not in sys.modules")
-        subprocess.run([sys.executable, "-c", code], check=True)
+        run_in_fresh_interpreter(self, """
+            import sys, orangecontrib.neuralgene.widgets.owneuralgeneclassifier
+            assert 'tensorflow' not in sys.modules
+            assert 'keras' not in sys.modules
+        """)
 
 
-class TestSettingsBox(widget_testing.NeuralGeneWidgetTest):
-    quick_settings = widget_testing.AUTOMATIC
+class TestSettingsBox(NeuralGeneWidgetTest):
+    quick_settings = AUTOMATIC
 
     def learner(self):
         self.widget.apply_button.button.clicked.emit()
@@ -285,15 +288,15 @@ class TestSettingsBox(widget_testing.NeuralGeneWidgetTest):
         self.assertEqual(self.learner().ensemble_size, 5)
 
 
-class TestAutomaticChoice(widget_testing.NeuralGeneWidgetTest):
+class TestAutomaticChoice(NeuralGeneWidgetTest):
     """What the widget shows of the automatic choice; each test trains once
     on a small table, a few seconds."""
-    quick_settings = widget_testing.AUTOMATIC
+    quick_settings = AUTOMATIC
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.data = widget_testing.small_expression_table()
+        cls.data = small_expression_table()
 
     def cells(self, row):
         table = self.widget.selection_table.model

@@ -6,10 +6,8 @@ a closed workflow. Saved models load in a new process; old settings open."""
 # pylint: disable=missing-docstring
 import io
 import os
-import subprocess
 import sys
 import tempfile
-import textwrap
 from unittest import mock
 
 import numpy as np
@@ -19,43 +17,24 @@ from orangecanvas.scheme import SchemeNode
 from orangewidget.settings import VERSION_KEY, SettingsHandler
 from orangewidget.workflow.widgetsscheme import WidgetsScheme
 
-from Orange.data import Domain
+from Orange.data import ContinuousVariable, Domain, Table
 from Orange.widgets.evaluate.owpredictions import OWPredictions
 from Orange.widgets.model.owsavemodel import OWSaveModel
 
 from orangecontrib.neuralgene.learner import DEFAULT_PARAMETERS
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
     OWNeuralGeneClassifier, TrainingInterrupted)
-from tests import widget_testing
 from tests.awkward_tables import CASES, ERROR, scattered_missing, with_values
-from tests.test_learner import expression_table
-
-QUICK = dict(widget_testing.QUICK, hidden_layers="8")
-# long enough that a fit is still running when the test acts on it
-LONG = dict(QUICK, epochs=10000, early_stopping=False)
-WAIT = widget_testing.WAIT
+from tests.helpers import expression_table, run_in_fresh_interpreter
+from tests.widget_testing import LONG, QUICK, WAIT, NeuralGeneWidgetTest
 
 
 def shown_text(messages):
     return "\n".join(str(message) for message in messages.active)
 
 
-class RobustnessTest(widget_testing.NeuralGeneWidgetTest):
-    quick_settings = QUICK
-
-    def start_long_training(self, data, widget=None):
-        """Start a fit that runs until stopped; return its task once an
-        epoch is done."""
-        widget = widget or self.widget
-        if not isinstance(widget.on_partial_result, mock.Mock):
-            # kept: the running task disconnects the method it connected
-            widget.on_partial_result = mock.Mock(
-                wraps=widget.on_partial_result)
-        seen = widget.on_partial_result.call_count
-        self.send_signal(widget.Inputs.data, data, widget=widget)
-        self.process_events(
-            lambda: widget.on_partial_result.call_count > seen, timeout=WAIT)
-        return widget.task
+class RobustnessTest(NeuralGeneWidgetTest):
+    quick_settings = dict(QUICK, hidden_layers="8")
 
 
 class TestAwkwardTables(RobustnessTest):
@@ -131,11 +110,23 @@ class TestTrainingLifecycle(RobustnessTest):
 
     def test_new_data_while_training_train_on_the_new_data(self):
         first = self.start_long_training(self.iris)
-        second = self.start_long_training(self.iris[::2])
+        # the settings of a short fit, as Apply would make them, so that
+        # the fit on the new data ends; the running fit keeps its learner
+        self.widget.epochs = 3
+        self.widget.update_learner()
+        self.assertFalse(first.is_interruption_requested())
+        genes = [ContinuousVariable(f"gene{i}") for i in range(3)]
+        new_data = Table.from_numpy(
+            Domain(genes, self.iris.domain.class_var),
+            self.iris.X[::2, :3], self.iris.Y[::2])
+        self.send_signal(self.widget.Inputs.data, new_data)
         self.assertTrue(first.is_interruption_requested())
-        self.assertIsNot(second, first)
-        self.assertFalse(second.is_interruption_requested())
-        self.widget.cancel_button.click()
+        model = self.get_output(self.widget.Outputs.model, wait=WAIT)
+        self.assertEqual(model.domain.attributes, new_data.domain.attributes)
+        self.assertEqual(model.n_epochs_trained, 3)
+        self.assertIs(model.instances, new_data)
+        self.process_events(lambda: first.future.done(), timeout=WAIT)
+        self.assertIsInstance(first.future.exception(), TrainingInterrupted)
 
     def test_cancel_then_apply_trains_again(self):
         state = self.start_long_training(self.iris)
@@ -214,7 +205,7 @@ class TestSavedModels(RobustnessTest):
             save.do_save()
             data_path = os.path.join(folder, "samples.pkl")
             data.save(data_path)
-            script = textwrap.dedent("""
+            done = run_in_fresh_interpreter(self, """
                 import pickle, sys
                 import numpy as np
                 from Orange.data import Table
@@ -223,10 +214,7 @@ class TestSavedModels(RobustnessTest):
                 data = Table(sys.argv[2])
                 np.save(sys.stdout.buffer, model(data, model.Probs))
                 print(model.name, file=sys.stderr)
-            """)
-            done = subprocess.run(
-                [sys.executable, "-c", script, save.filename, data_path],
-                capture_output=True, check=True)
+            """, save.filename, data_path, binary=True)
         probs = np.load(io.BytesIO(done.stdout))
         np.testing.assert_allclose(probs, model(data, model.Probs),
                                    rtol=1e-6, atol=1e-7)

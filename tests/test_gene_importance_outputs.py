@@ -10,15 +10,12 @@ from Orange.preprocess.score import LearnerScorer
 from Orange.widgets.data.owrank import OWRank
 from Orange.widgets.tests.base import WidgetTest
 
-from tests import widget_testing
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
     OWNeuralGeneClassifier)
-
-QUICK = widget_testing.NeuralGeneWidgetTest.quick_settings
-WAIT = widget_testing.WAIT
+from tests.widget_testing import QUICK, WAIT, NeuralGeneWidgetTest
 
 
-class TestGeneImportanceOutputs(widget_testing.NeuralGeneWidgetTest):
+class TestGeneImportanceOutputs(NeuralGeneWidgetTest):
     def test_both_outputs_are_connected_on_purpose_only(self):
         self.assertTrue(self.widget.Outputs.gene_importance.explicit)
         self.assertTrue(self.widget.Outputs.training_history.explicit)

@@ -11,9 +11,9 @@ from Orange.widgets.tests.base import WidgetTest
 
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
     OWNeuralGeneClassifier)
-from tests import widget_testing
+from tests.widget_testing import (
+    AUTOMATIC, QUICK, WAIT, small_expression_table)
 
-WAIT = widget_testing.WAIT
 PNG_IMAGE = re.compile(r'<img[^>]*src="data:image/png;base64,([^"]+)"')
 
 
@@ -26,7 +26,7 @@ class TestReport(WidgetTest):
     def setUp(self):
         self.widget = self.create_widget(
             OWNeuralGeneClassifier,
-            stored_settings=dict(widget_testing.QUICK, hidden_layers="16, 8",
+            stored_settings=dict(QUICK, hidden_layers="16, 8",
                                  keep_top_genes=False))
 
     def train(self, data=None):
@@ -88,11 +88,11 @@ class TestReportOfAutomaticChoice(WidgetTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.data = widget_testing.small_expression_table()
+        cls.data = small_expression_table()
 
     def setUp(self):
         self.widget = self.create_widget(
-            OWNeuralGeneClassifier, stored_settings=widget_testing.AUTOMATIC)
+            OWNeuralGeneClassifier, stored_settings=AUTOMATIC)
 
     def test_parameters_are_those_the_automatic_choice_leaves_to_the_user(self):
         self.assertEqual(

@@ -1,11 +1,12 @@
 """The documentation builds offline without warnings, the canvas finds the
 widget's help page in it (F1), and the add-on shows one version everywhere."""
+import ast
+import importlib
 import json
 import os
 import re
 import shutil
-import subprocess
-import sys
+import sysconfig
 import tempfile
 import unittest
 from html.parser import HTMLParser
@@ -30,8 +31,8 @@ import orangecontrib.neuralgene
 from orangecontrib.neuralgene import widgets as widgets_package
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
     OWNeuralGeneClassifier)
+from tests.helpers import ROOT, fresh_interpreter
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(ROOT, "doc")
 DISTRIBUTION = "Orange3-NeuralGene"
 # Any attempt to reach the network fails at once instead of succeeding
@@ -40,6 +41,10 @@ OFFLINE = {name: "http://127.0.0.1:9" for name in (
     "ALL_PROXY")}
 
 BUILD = None  # the html build shared by the tests, made in setUpModule
+# where setup.py puts the html help in wheels
+INSTALLED_HELP = os.path.join(
+    sysconfig.get_path("data"), "share", "help", "en", "orange3-neuralgene",
+    "htmlhelp")
 
 
 def setUpModule():  # pylint: disable=invalid-name
@@ -57,10 +62,8 @@ def build_docs():
         env = {key: value for key, value in os.environ.items()
                if key.lower() != "no_proxy"}
         env.update(OFFLINE)
-        build_docs.result = subprocess.run(
-            [sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html",
-             DOC, BUILD],
-            env=env, capture_output=True, text=True, timeout=300, check=False)
+        build_docs.result = fresh_interpreter(
+            "-m", "sphinx", "-W", "-q", "-b", "html", DOC, BUILD, env=env)
     return build_docs.result
 
 
@@ -192,15 +195,37 @@ class TestCanvasFindsHelp(GuiTest):
         with self.assertRaises(KeyError):
             self.help_url(os.path.join(BUILD, "no-such-folder", "index.html"))
 
-    def test_help_path_names_the_documented_build_folder(self):
-        index, _ = widgets_package.WIDGET_HELP_PATH[0]
-        installed = os.path.join(
-            "share", "help", "en", "orange3-neuralgene", "htmlhelp",
-            "index.html")
-        development = os.path.join(DOC, "_build", "html", "index.html")
-        if not index.endswith(installed):
-            self.assertEqual(os.path.realpath(index),
-                             os.path.realpath(development))
+    def help_index(self, installed):
+        """The help index the widgets' package names where the installed
+        help is there (``installed``) or not."""
+        isdir = os.path.isdir
+        with mock.patch("os.path.isdir",
+                        lambda path: installed if path == INSTALLED_HELP
+                        else isdir(path)):
+            importlib.reload(widgets_package)
+        self.addCleanup(importlib.reload, widgets_package)
+        (index, _), = widgets_package.WIDGET_HELP_PATH
+        return os.path.realpath(index)
+
+    def test_help_path_names_the_installed_help_where_it_is_installed(self):
+        self.assertEqual(
+            self.help_index(installed=True),
+            os.path.realpath(os.path.join(INSTALLED_HELP, "index.html")))
+
+    def test_help_path_names_the_documented_build_folder_otherwise(self):
+        self.assertEqual(
+            self.help_index(installed=False),
+            os.path.realpath(os.path.join(DOC, "_build", "html",
+                                          "index.html")))
+
+    def test_setup_installs_the_help_where_the_canvas_looks(self):
+        with open(os.path.join(ROOT, "setup.py"), encoding="utf-8") as f:
+            parts = re.search(r"^HELP_INSTALL = path\.join\(([^)]*)\)",
+                              f.read(), re.M).group(1)
+        self.assertEqual(
+            os.path.join(sysconfig.get_path("data"),
+                         *ast.literal_eval(f"({parts})")),
+            INSTALLED_HELP)
 
 
 class TestWidgetCatalog(unittest.TestCase):

@@ -4,8 +4,6 @@ import glob
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import unittest
 
@@ -13,7 +11,8 @@ import numpy as np
 
 from AnyQt.QtGui import QImage
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import ROOT, fresh_interpreter
+
 DOC = os.path.join(ROOT, "doc")
 SCRIPT = os.path.join(DOC, "make_screenshots.py")
 IMAGE_REFERENCE = re.compile(r"images/([\w.-]+\.png)")
@@ -55,9 +54,8 @@ class TestScreenshotScript(unittest.TestCase):
     def setUpClass(cls):
         cls.output = tempfile.mkdtemp(prefix="neuralgene-screenshots-")
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-        cls.result = subprocess.run(
-            [sys.executable, SCRIPT, "--output", cls.output], cwd=ROOT,
-            env=env, capture_output=True, text=True, timeout=600, check=False)
+        cls.result = fresh_interpreter(SCRIPT, "--output", cls.output,
+                                       env=env)
         cls.written = {name for name in os.listdir(cls.output)
                        if name.endswith(".png")}
 

@@ -7,7 +7,8 @@ from typing import Optional
 
 import numpy as np
 
-from orangecontrib.neuralgene import distributed
+# the module, not its function: looked up per call, so tests can spy on it
+import orangecontrib.neuralgene.distributed as distributed
 from orangecontrib.neuralgene.network import (
     EpochCallback, NetworkSpec, TrainingConfig, TrainingOutcome,
     train_on_one_device)

@@ -124,10 +124,12 @@ class Member:
 # trained by Adam, which holds up on most expression cohorts; scaling all
 # genes together rather than each to unit variance keeps the say of genes
 # that vary most (it won on the breast cohorts, where most probes are
-# noise); fewer genes help where few genes carry the classes; a hidden
-# layer where classes are not separated by a weighted sum of genes. The
-# rules and constants were compared on the validation panel with
-# benchmarks/ensemble_rules.py.
+# noise); its penalty spans two decades, as the best one did on the panel
+# (0.01 on clean cell types, 1 on the noisy breast cohorts); fewer genes
+# help where few genes carry the classes; a hidden layer where classes are
+# not separated by a weighted sum of genes. The rules and constants were
+# compared on the validation panel with benchmarks/ensemble_rules.py.
+LINEAR_PENALTIES = (1e-2, 1e-1, 1.0)
 MAX_EPOCHS = 100
 PATIENCE = 15  # epochs past every candidate's lowest held-out loss
 ENSEMBLE_SIZE = 5
@@ -143,9 +145,8 @@ FALLBACK_EPOCHS = 50
 
 
 def default_family(n_genes: int) -> List[Candidate]:
-    family = [Candidate(None, 0, l2) for l2 in (1e-2, 1e-1)]
-    family += [Candidate(None, 0, l2, scaling="common")
-               for l2 in (1e-2, 1e-1)]
+    family = [Candidate(None, 0, l2, scaling=scaling)
+              for scaling in ("gene", "common") for l2 in LINEAR_PENALTIES]
     family += [Candidate(k, 0, l2) for k, l2 in ((200, 1e-2), (50, 1e-3))
                if k < n_genes]
     family += [Candidate(200 if 200 < n_genes else None, HIDDEN, l2,
@@ -249,13 +250,10 @@ def inner_cross_validation(X, y, weights, family, n_folds, seed,
     scalers = [StandardScaler().fit(X[train]) for train, _ in folds]
     batch_size = batch_size_for(len(folds[0][0]))
 
-    # one stack per layout, and apart those on all genes and on the top
-    # genes, whose stack has only the genes any fold keeps: the time goes
-    # mostly into passes over the weights, not into graph calls
     merged = {}
     for candidate in family:
-        merged.setdefault((candidate.hidden, candidate.dropout,
-                           candidate.n_genes is None), []).append(candidate)
+        merged.setdefault(stack_key(candidate, X.shape[1]),
+                          []).append(candidate)
 
     scores = []
     for i, ((hidden, dropout, _), candidates) in enumerate(merged.items()):
@@ -269,6 +267,19 @@ def inner_cross_validation(X, y, weights, family, n_folds, seed,
     for score in rank_candidates(scores)[:ensemble_size]:
         score.chosen = True
     return ModelSelection(scores, n_folds, len(y), notes)
+
+
+# On tables of more genes than this, candidates on the top genes train in a
+# stack apart from those on all genes, a stack that reads only the genes
+# some fold keeps: there the time goes into passes over the weights. On
+# fewer genes it goes into the steps themselves, whatever the stack's size.
+SEPARATE_TOP_GENES_ABOVE = 1000
+
+
+def stack_key(candidate: Candidate, n_genes: int) -> tuple:
+    """Candidates with equal keys train in one stack."""
+    apart = candidate.n_genes is not None and n_genes > SEPARATE_TOP_GENES_ABOVE
+    return candidate.hidden, candidate.dropout, apart
 
 
 def rank_candidates(scores: List[CandidateScore]) -> List[CandidateScore]:
@@ -355,10 +366,9 @@ def _train_ensemble(X, y, weights, selection, seed, n_classes, progress):
     batch_size = batch_size_for(len(y))
     members: List[Optional[Member]] = [None] * len(chosen)
     histories = [None] * len(chosen)
-    stacks = {}  # as in the inner cross-validation
+    stacks = {}
     for i, score in enumerate(chosen):
-        c = score.candidate
-        stacks.setdefault((c.hidden, c.dropout, c.n_genes is None),
+        stacks.setdefault(stack_key(score.candidate, X.shape[1]),
                           []).append(i)
     for g, ((hidden, dropout, _), indices) in enumerate(stacks.items()):
         keep_epochs = np.array([chosen[i].epochs for i in indices])

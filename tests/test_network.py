@@ -73,9 +73,9 @@ class TestTrainNetwork(unittest.TestCase):
         spec = NetworkSpec(3, 2, (4,), "relu", 0.0, 0.0)
         config = TrainingConfig(epochs=5, batch_size=4, learning_rate=1e6,
                                 patience=5, seed=0)
-        with self.assertRaisesRegex(ValueError, "learning rate"):
+        with self.assertRaisesRegex(ValueError, "learning rate") as raised:
             train_network(X, y, spec, config)
-        self.assertTrue(issubclass(TrainingDiverged, ValueError))
+        self.assertIsInstance(raised.exception, TrainingDiverged)
 
 
 class TestTrainerPool(unittest.TestCase):

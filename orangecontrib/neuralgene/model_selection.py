@@ -23,9 +23,10 @@ from sklearn.feature_selection import f_classif
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from orangecontrib.neuralgene.network import TrainedNetwork, TrainingDiverged
+from orangecontrib.neuralgene.network import TrainedNetwork
 from orangecontrib.neuralgene.parallel_networks import (
     StackCurves, StackLayout, train_stack)
+from orangecontrib.neuralgene.training_rules import TrainingDiverged
 
 __all__ = ["Candidate", "CandidateScore", "ModelSelection", "Member",
            "default_family", "FALLBACK", "choose_and_train",

@@ -31,6 +31,7 @@ INSTALL_REQUIRES = [
     "AnyQt",
     "numpy",
     "scikit-learn",
+    # on Intel Macs: 2.16, the last release with macOS x86-64 wheels
     "tensorflow-cpu>=2.16; platform_machine == 'x86_64'",
     "tensorflow>=2.16; platform_machine != 'x86_64'",
     "keras>=3",
@@ -78,7 +79,8 @@ if __name__ == "__main__":
             "orangecontrib.neuralgene.tutorials": ["*.ows"],
             "orangecontrib.neuralgene.datasets": ["*.tab.gz", "*.md"],
         },
-        python_requires=">=3.10",
+        # Orange 3.40 needs Python 3.11 (see tools/check_wheels.py)
+        python_requires=">=3.11",
         install_requires=INSTALL_REQUIRES,
         extras_require=EXTRAS_REQUIRE,
         entry_points=ENTRY_POINTS,

@@ -20,7 +20,8 @@ import numpy as np
 from orangecontrib.neuralgene.network import TrainedNetwork, build_network
 from orangecontrib.neuralgene.tensorflow_startup import import_keras
 
-__all__ = ["integrated_gradients", "class_importances"]
+__all__ = ["integrated_gradients", "class_importances", "rows_per_class",
+           "ROWS_PER_CLASS"]
 
 # Points on the path from the baseline to a sample (midpoint rule); on the
 # Khan data each sample's attributions then add up to within 0.01 of its
@@ -95,7 +96,7 @@ def class_importances(network: TrainedNetwork, X: np.ndarray,
     rows are represented by that many, chosen at random (always the same).
     """
     y = np.asarray(y, dtype=int)
-    rows = _rows_per_class(y, ROWS_PER_CLASS)
+    rows = rows_per_class(y, ROWS_PER_CLASS)
     X, y = np.asarray(X)[rows], y[rows]
     attributions = integrated_gradients(network, X, y, n_steps)
     importances = np.full((network.spec.n_classes, np.shape(X)[1]), np.nan)
@@ -104,7 +105,9 @@ def class_importances(network: TrainedNetwork, X: np.ndarray,
     return importances
 
 
-def _rows_per_class(y, limit):
+def rows_per_class(y, limit):
+    """Indices of at most ``limit`` rows of every class of ``y``, in order;
+    the same rows every time."""
     order = np.random.RandomState(0).permutation(len(y))
-    kept = np.concatenate([order[y[order] == c][:limit] for c in np.unique(y)])
-    return np.sort(kept)
+    kept = [order[y[order] == c][:limit] for c in np.unique(y)]
+    return np.sort(np.concatenate(kept)) if kept else np.zeros(0, int)

@@ -16,7 +16,8 @@ from Orange.data import (
     ContinuousVariable, Domain, StringVariable, Table, Variable)
 from Orange.data.util import get_unique_names_duplicates
 
-from orangecontrib.neuralgene.attribution import class_importances
+from orangecontrib.neuralgene.attribution import (
+    ROWS_PER_CLASS, class_importances, rows_per_class)
 
 __all__ = ["GeneImportance", "gene_importance", "gene_importance_table"]
 
@@ -37,9 +38,13 @@ def gene_importance(model, data: Table) -> GeneImportance:
     genes = model.domain.attributes
     class_names = tuple(model.domain.class_var.values)
     labels = data.Y.ravel()
-    known = np.isin(labels, model.trained_classes)  # NaN is never in it
-    X = model.network_input(data.X[known])
+    # NaN is never in the trained classes
+    known = np.flatnonzero(np.isin(labels, model.trained_classes))
     y = np.searchsorted(model.trained_classes, labels[known].astype(int))
+    # only the rows whose attributions are averaged become the networks'
+    # input, which for sparse data is dense
+    rows = rows_per_class(y, ROWS_PER_CLASS)
+    X, y = model.network_input(data.X[known[rows]]), y[rows]
 
     by_class = np.zeros((len(genes), len(class_names)))
     by_class[:, np.setdiff1d(np.arange(len(class_names)),

@@ -25,11 +25,14 @@ from Orange.preprocess.score import LearnerScorer
 
 from orangecontrib.neuralgene.data_checks import (
     InfiniteAsMissing, RowsWithGenes, data_notes, has_missing)
+from orangecontrib.neuralgene.gene_scores import anova_f_scores, top_genes
 from orangecontrib.neuralgene.importance import gene_importance
 from orangecontrib.neuralgene.model_selection import (
-    ENSEMBLE_SIZE, Member, ModelSelection, anova_f_scores, choose_and_train,
-    default_family, top_genes)
+    ENSEMBLE_SIZE, Member, ModelSelection, choose_and_train, default_family)
 from orangecontrib.neuralgene.network import NetworkSpec, TrainingConfig
+from orangecontrib.neuralgene.sparse_expression import (
+    fill_missing_with_means, float32_sparse_copy, kept_columns, row_blocks,
+    stored_values)
 from orangecontrib.neuralgene.tensors import float32_copy
 from orangecontrib.neuralgene.training import train_network
 
@@ -72,10 +75,21 @@ class RemoveEmptyGenes(RemoveNaNColumns):
 
 class ImputeMissingValues(SklImpute):
     """Mean imputation; the model itself fills values missing at prediction
-    with the training mean when training data had none missing."""
+    with the training mean when training data had none missing. Sparse
+    data are filled in on their stored values and keep their domain, so
+    the model fills their missing values too: Orange's imputation rebuilds
+    a sparse table one gene at a time."""
     def __call__(self, data):
-        if not len(data) or (not sp.issparse(data.X)
-                             and not has_missing(data.X)):
+        if not len(data):
+            return data
+        if sp.issparse(data.X):
+            if not np.isnan(data.X.data).any():
+                return data
+            filled = data.copy()
+            with filled.unlocked_reference(filled.X):
+                filled.X = fill_missing_with_means(data.X)
+            return filled
+        if not has_missing(data.X):
             return data
         return super().__call__(data)
 
@@ -141,6 +155,15 @@ class NeuralGeneClassifierModel(Model):
         return _clip_outliers(X)
 
     def predict(self, X):
+        if sp.issparse(X):
+            # sparse samples are made dense a block of rows at a time
+            X = sp.csr_matrix(X)
+            return np.concatenate([
+                self._dense_predict(X[rows]) for rows in row_blocks(
+                    X.shape[0], len(self.selected_genes))])
+        return self._dense_predict(X)
+
+    def _dense_predict(self, X):
         X = self.network_input(X)
         probs = np.mean([member.network.predict_proba(X[:, member.columns])
                          for member in self.members], axis=0)
@@ -316,8 +339,8 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
                 "No genes to train on: the data have no gene columns, or no "
                 "gene has a value in any sample. Check which columns File "
                 "reads as features.")
-        X = _dense_float32(X)
-        if not np.all(np.isfinite(X)):
+        X = float32_sparse_copy(X) if sp.issparse(X) else _dense_float32(X)
+        if not np.all(np.isfinite(stored_values(X))):
             raise ValueError(
                 "The data contain missing or infinite values; train with "
                 "the learner itself, whose preprocessing fills them in, "
@@ -476,15 +499,19 @@ def _looks_like_counts(X):
 
 
 def _log_counts(X):
-    """log(1 + x) in place; negative values (not counts) are left as they are."""
-    np.log1p(X, out=X, where=X > -1)
+    """log(1 + x) in place; negative values (not counts) are left as they
+    are. Zeros stay zeros, so sparse X stays as sparse."""
+    values = stored_values(X)
+    np.log1p(values, out=values, where=values > -1)
 
 
 def _standardize(X, selected):
     """Kept genes of X (fit's own copy) scaled in place to zero mean and
     unit variance, and the fitted scaler."""
     if len(selected) < X.shape[1]:
-        X = X[:, selected]
+        X = kept_columns(X, selected)
+    elif sp.issparse(X):
+        X = _dense_float32(X)  # all genes kept: the network reads them dense
     scaler = StandardScaler(copy=False)
     step = max(1, _SCALING_CHUNK_ELEMENTS // max(1, X.shape[1]))
     for start in range(0, len(X), step):

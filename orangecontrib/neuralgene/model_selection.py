@@ -14,24 +14,24 @@ trained together, all folds at once, by ``parallel_networks.train_stack``.
 
 Numpy in, numpy out; knows neither Orange nor Qt.
 """
-import warnings
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
-from sklearn.feature_selection import f_classif
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.preprocessing import StandardScaler
 
+from orangecontrib.neuralgene.gene_scores import anova_f_scores, top_genes
 from orangecontrib.neuralgene.network import TrainedNetwork
 from orangecontrib.neuralgene.parallel_networks import (
     StackCurves, StackLayout, train_stack)
+from orangecontrib.neuralgene.sparse_expression import (
+    fit_scaler, kept_columns)
 from orangecontrib.neuralgene.training_rules import TrainingDiverged
 
 __all__ = ["Candidate", "CandidateScore", "ModelSelection", "Member",
            "default_family", "FALLBACK", "choose_and_train",
-           "inner_cross_validation", "rank_candidates", "anova_f_scores",
-           "top_genes"]
+           "inner_cross_validation", "rank_candidates"]
 
 
 @dataclass(frozen=True)
@@ -209,29 +209,6 @@ def choose_and_train(X, y, weights, family: Sequence[Candidate],
         lambda done: report(0.8 + 0.2 * done, "Training the chosen networks")))
 
 
-# Genes at a time for their scores: f_classif's temporaries are as large as
-# the data it sees, and expression tables can be gigabytes
-_CHUNK_ELEMENTS = 2 ** 24
-
-
-def anova_f_scores(X, y) -> np.ndarray:
-    """Every gene's ANOVA F score between the classes (0 where undefined)."""
-    step = max(1, _CHUNK_ELEMENTS // max(1, len(X)))
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        # constant genes and one-sample classes give undefined F scores
-        warnings.simplefilter("ignore")
-        scores = np.concatenate([f_classif(X[:, start:start + step], y)[0]
-                                 for start in range(0, X.shape[1], step)])
-    return np.nan_to_num(scores, nan=0.0, posinf=0.0)
-
-
-def top_genes(scores: np.ndarray, n_genes: Optional[int]) -> np.ndarray:
-    """Indices of the ``n_genes`` best-scored genes, in column order."""
-    if n_genes is None or n_genes >= len(scores):
-        return np.arange(len(scores))
-    return np.sort(np.argsort(-scores, kind="stable")[:n_genes])
-
-
 def inner_cross_validation(X, y, weights, family, n_folds, seed,
                            n_classes, ensemble_size, progress
                            ) -> ModelSelection:
@@ -248,7 +225,7 @@ def inner_cross_validation(X, y, weights, family, n_folds, seed,
     folds = list(StratifiedKFold(n_folds, shuffle=True, random_state=seed)
                  .split(np.zeros(len(y)), y))
     fold_scores = [anova_f_scores(X[train], y[train]) for train, _ in folds]
-    scalers = [StandardScaler().fit(X[train]) for train, _ in folds]
+    scalers = [fit_scaler(X[train]) for train, _ in folds]
     batch_size = batch_size_for(len(folds[0][0]))
 
     merged = {}
@@ -320,7 +297,7 @@ def _train_on_folds(X, y, weights, candidates, folds, fold_scores, scalers,
         return done - loss.argmin(axis=0).max() > PATIENCE
 
     if len(columns) < X.shape[1]:
-        X = X[:, columns]
+        X = kept_columns(X, columns)
     curves, _ = train_stack(
         X, y, layout, center, scale, l2, train_weight,
         held_out_weight, epochs=MAX_EPOCHS, batch_size=batch_size,
@@ -362,8 +339,8 @@ def _train_ensemble(X, y, weights, selection, seed, n_classes, progress):
                     if s.candidate.n_genes is not None
                     else np.arange(X.shape[1]) for s in chosen]
     columns = np.unique(np.concatenate(member_genes))
-    scaler = StandardScaler().fit(X[:, columns])
-    X_kept = X[:, columns]
+    X_kept = kept_columns(X, columns)
+    scaler = fit_scaler(X_kept)
     batch_size = batch_size_for(len(y))
     members: List[Optional[Member]] = [None] * len(chosen)
     histories = [None] * len(chosen)
@@ -384,8 +361,8 @@ def _train_ensemble(X, y, weights, selection, seed, n_classes, progress):
             scale[row, used] = chosen[i].candidate.input_scale(
                 scaler.scale_[reads[used]])
         curves, networks = train_stack(
-            X_kept[:, reads], y, StackLayout(n_classes, hidden, "relu",
-                                             dropout),
+            kept_columns(X_kept, reads), y,
+            StackLayout(n_classes, hidden, "relu", dropout),
             np.tile(scaler.mean_[reads], (len(indices), 1)), scale,
             np.array([chosen[i].candidate.l2 for i in indices]),
             np.tile(weights, (len(indices), 1)),

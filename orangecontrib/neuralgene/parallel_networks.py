@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
+import scipy.sparse as sp
 
+from orangecontrib.neuralgene import sparse_batches
 from orangecontrib.neuralgene.network import NetworkSpec, TrainedNetwork
 from orangecontrib.neuralgene.tensorflow_startup import import_keras
 from orangecontrib.neuralgene.training_rules import TrainingDiverged
@@ -70,7 +72,8 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
                 learning_rate=1e-3, seed: int = 0,
                 chunk_callback: Optional[ChunkCallback] = None
                 ) -> Tuple[StackCurves, Optional[List[TrainedNetwork]]]:
-    """Train a stack of networks on X (samples × genes) and labels y.
+    """Train a stack of networks on X (samples × genes, dense or scipy
+    sparse, which stays sparse) and labels y.
 
     ``center`` and ``scale`` are networks × genes; a network sees
     ``(X - center) * scale``. ``train_weight`` and ``held_out_weight`` are
@@ -88,13 +91,15 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
     n_networks = len(l2)
     evaluate = held_out_weight is not None
     fan_in = np.maximum((scale != 0).sum(axis=1), 1)
-    run_epochs = _graph(layout)
+    sparse = sp.issparse(X)
+    run_epochs = _graph(layout, sparse)
     weights = [tf.constant(w) for w in _initial_weights(
         X.shape[1], n_networks, layout, fan_in, seed)]
     zeros = [tf.zeros_like(w) for w in weights]
     state = (*weights, *zeros, *zeros, *weights)
     inputs = (
-        tf.constant(np.asarray(X, np.float32)),
+        sparse_batches.csr_tensors(X) if sparse
+        else tf.constant(np.asarray(X, np.float32)),
         tf.constant(np.asarray(y, np.int32)),
         tf.constant(np.asarray(center, np.float32).T),
         tf.constant(np.asarray(scale, np.float32).T),
@@ -182,9 +187,10 @@ _graphs: Dict[tuple, object] = {}
 _graphs_lock = threading.Lock()
 
 
-def _graph(layout: StackLayout):
-    """The traced epochs loop of a kind of stack, whatever its size."""
-    key = (layout.hidden > 0, layout.activation, layout.dropout)
+def _graph(layout: StackLayout, sparse: bool):
+    """The traced epochs loop of a kind of stack, whatever its size, for a
+    dense or a sparse (``sparse_batches``) expression matrix."""
+    key = (layout.hidden > 0, layout.activation, layout.dropout, sparse)
     with _graphs_lock:
         if key not in _graphs:
             _graphs[key] = _trace(*key)
@@ -201,17 +207,26 @@ def _along(flags, axis, rank):
     return tf.reshape(flags, [-1 if a == axis else 1 for a in range(rank)])
 
 
-def _trace(hidden, activation, dropout):
+def _trace(hidden, activation, dropout, sparse):
     keras = import_keras()
     import tensorflow as tf
 
     shapes = _SHAPES[:4 if hidden else 2]
     activate = keras.activations.get(activation)
 
-    def logits(X, weights, center, scale, training, seed):
+    def first_layer_input(X, rows, kernel):
+        """X's rows (all where None) times the first layers' kernels."""
+        if sparse:
+            return sparse_batches.times(
+                X, tf.range(sparse_batches.n_rows(X)) if rows is None
+                else rows, kernel)
+        return tf.matmul(X if rows is None else tf.gather(X, rows), kernel)
+
+    def logits(X, rows, weights, center, scale, training, seed):
         first = weights[0] * scale[:, :, None]  # genes × networks × width
         n_genes, n_networks, width = tf.unstack(tf.shape(first))
-        z = tf.reshape(tf.matmul(X, tf.reshape(first, [n_genes, -1])),
+        z = tf.reshape(first_layer_input(X, rows,
+                                         tf.reshape(first, [n_genes, -1])),
                        [-1, n_networks, width])
         offset = tf.reduce_sum(center[:, :, None] * first, axis=0)
         z = tf.transpose(z, [1, 0, 2]) - offset[:, None] + weights[1][:, None]
@@ -235,7 +250,7 @@ def _trace(hidden, activation, dropout):
     def run(X, y, center, scale, l2, train_weight, held_out_weight,
             evaluate, keep_epoch, batch_size, learning_rate, seed,
             first_epoch, n_epochs, state):
-        n = tf.shape(X)[0]
+        n = sparse_batches.n_rows(X) if sparse else tf.shape(X)[0]
         n_weights = len(shapes)
 
         def one_epoch(epoch, step, state, curves):
@@ -249,7 +264,7 @@ def _trace(hidden, activation, dropout):
                 batch_y = tf.gather(y, rows)
                 with tf.GradientTape() as tape:
                     tape.watch(weights)
-                    out = logits(tf.gather(X, rows), weights, center, scale,
+                    out = logits(X, rows, weights, center, scale,
                                  True, tf.stack([seed[0] + 1, step]))
                     entropy = sparse_entropy(out, batch_y)
                     loss = tf.reduce_sum(
@@ -283,7 +298,7 @@ def _trace(hidden, activation, dropout):
                  tf.zeros([3, tf.shape(l2)[0]])))
 
             def scores_after_the_epoch():
-                out = logits(X, weights, center, scale, False, None)
+                out = logits(X, None, weights, center, scale, False, None)
                 entropy, right = sparse_entropy(out, y), hits(out, y)
                 row = []
                 for weight in (train_weight, held_out_weight):
@@ -319,7 +334,8 @@ def _trace(hidden, activation, dropout):
     state = tuple(tf.TensorSpec([None] * rank, tf.float32)
                   for rank, _ in shapes) * 4
     return tf.function(run, autograph=False, input_signature=[
-        matrix, tf.TensorSpec([None], tf.int32), matrix, matrix,
+        sparse_batches.csr_signature() if sparse else matrix,
+        tf.TensorSpec([None], tf.int32), matrix, matrix,
         tf.TensorSpec([None], tf.float32), matrix, matrix,
         tf.TensorSpec([], tf.bool), tf.TensorSpec([None], tf.int32), scalar,
         tf.TensorSpec([None], tf.float32), tf.TensorSpec([2], tf.int32),

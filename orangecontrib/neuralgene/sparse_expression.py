@@ -1,0 +1,74 @@
+"""Expression matrices stored sparse (single-cell counts, about 5% of them
+non-zero): the steps of training that must not make the whole matrix dense.
+
+Numpy and scipy in and out; knows neither Orange nor Qt.
+"""
+import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import StandardScaler
+
+from orangecontrib.neuralgene.tensors import float32_copy
+
+__all__ = ["float32_sparse_copy", "fill_missing_with_means", "kept_columns",
+           "fit_scaler", "stored_values", "row_blocks", "BLOCK_ELEMENTS"]
+
+# Values of sparse rows made dense at a time (16 MB in float32)
+BLOCK_ELEMENTS = 2 ** 22
+
+
+def float32_sparse_copy(X) -> sp.csr_matrix:
+    """A float32 CSR copy of sparse X, duplicates summed and indices sorted,
+    that fit may change in place."""
+    with np.errstate(over="ignore"):  # beyond float32 becomes infinite
+        X = sp.csr_matrix(X, dtype=np.float32, copy=True)
+    X.sum_duplicates()
+    return X
+
+
+def stored_values(X) -> np.ndarray:
+    """The values of X that exist in memory: all of dense X, the non-zeros
+    of sparse X (changing them changes X)."""
+    return X.data if sp.issparse(X) else X
+
+
+def fill_missing_with_means(X) -> sp.csr_matrix:
+    """A copy of sparse X with its missing values replaced by their gene's
+    mean over the known values, the zeros among them: mean imputation that
+    reads the non-zeros only, not one gene at a time."""
+    X = sp.csr_matrix(X, copy=True)
+    missing = np.isnan(X.data)
+    genes = X.indices[missing]
+    known = X.shape[0] - np.bincount(genes, minlength=X.shape[1])
+    X.data[missing] = 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.asarray(X.sum(axis=0)).ravel() / known
+    X.data[missing] = np.nan_to_num(means[genes])
+    return X
+
+
+def kept_columns(X, columns: np.ndarray):
+    """The genes ``columns`` of X: dense as given, or, from sparse X, dense
+    float32 where they are some of the genes and still sparse where they
+    are all."""
+    if not sp.issparse(X):
+        return X[:, columns]
+    if len(columns) == X.shape[1] and np.all(columns == np.arange(X.shape[1])):
+        return X
+    return float32_copy(sp.csr_matrix(X)[:, columns])
+
+
+def row_blocks(n_rows: int, n_genes: int):
+    """Slices of rows of at most ``BLOCK_ELEMENTS`` values (one, if none)."""
+    step = max(1, BLOCK_ELEMENTS // max(1, n_genes))
+    for start in range(0, max(1, n_rows), step):
+        yield slice(start, start + step)
+
+
+def fit_scaler(X) -> StandardScaler:
+    """A scaler to zero mean and unit variance fitted on X, dense or sparse;
+    it scales dense samples."""
+    if not sp.issparse(X):
+        return StandardScaler().fit(X)
+    # sparse data cannot be centred, but the scaler learns their means
+    # all the same, and centres the dense samples it is given later
+    return StandardScaler(with_mean=False).fit(X).set_params(with_mean=True)

@@ -11,6 +11,7 @@ import sys
 import textwrap
 
 import numpy as np
+import scipy.sparse as sp
 
 from Orange.data import ContinuousVariable, DiscreteVariable, Domain, Table
 
@@ -52,6 +53,30 @@ def expression_table(n_samples=60, n_genes=40, n_classes=3, informative=5,
     domain = Domain(
         [ContinuousVariable(f"gene{i}") for i in range(n_genes)],
         DiscreteVariable("tumour", [f"type{c}" for c in range(n_classes)]))
+    return Table.from_numpy(domain, X, y.astype(float))
+
+
+def counts_table(n_cells=200, n_genes=2000, n_classes=3, markers=5,
+                 density=0.05, seed=0):
+    """Single-cell counts in a sparse table (CSR): in every cell about a
+    ``density`` of the genes counted once or a few times, at random, and
+    the ``markers`` genes of its class c (c * markers, …) counted more;
+    genes gene0, gene1, …, class 'cell type' with values type0, type1, …"""
+    rng = np.random.RandomState(seed)
+    y = np.arange(n_cells) % n_classes
+    per_cell = max(1, int(density * n_genes))
+    X = sp.csr_matrix(
+        (rng.poisson(1.0, n_cells * per_cell) + 1.0,
+         rng.randint(n_genes, size=n_cells * per_cell),
+         np.arange(n_cells + 1) * per_cell), shape=(n_cells, n_genes))
+    rows = np.repeat(np.arange(n_cells), markers)
+    genes = (y[:, None] * markers + np.arange(markers)).ravel()
+    X = (X + sp.csr_matrix((rng.poisson(3.0, len(rows)).astype(float),
+                            (rows, genes)), shape=X.shape)).tocsr()
+    X.eliminate_zeros()
+    domain = Domain(
+        [ContinuousVariable(f"gene{i}") for i in range(n_genes)],
+        DiscreteVariable("cell type", [f"type{c}" for c in range(n_classes)]))
     return Table.from_numpy(domain, X, y.astype(float))
 
 

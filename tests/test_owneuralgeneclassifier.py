@@ -5,10 +5,12 @@ from unittest.mock import Mock
 import numpy as np
 import pyqtgraph as pg
 
+from Orange.data import Table
 from Orange.widgets.tests.base import (
     ParameterMapping, WidgetLearnerTestMixin)
 
-from orangecontrib.neuralgene.learner import DEFAULT_PARAMETERS
+from orangecontrib.neuralgene.learner import (
+    DEFAULT_PARAMETERS, NeuralGeneClassifierLearner)
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
     REPLICABLE_SEED, OWNeuralGeneClassifier, TrainingInterrupted)
 from tests.helpers import run_in_fresh_interpreter
@@ -46,6 +48,13 @@ def combo_mapping(name, combo):
 
 class TestOWNeuralGeneClassifier(NeuralGeneWidgetTest,
                                  WidgetLearnerTestMixin):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # Orange's generic test_parameters waits 5 s for each fit; tracing
+        # the automatic choice's graphs, once a process, happens before it
+        NeuralGeneClassifierLearner()(Table("iris"))
+
     def setUp(self):
         self.widget = self.create_widget(
             OWNeuralGeneClassifier, stored_settings=QUICK)

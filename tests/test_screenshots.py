@@ -93,7 +93,8 @@ class TestScreenshotScript(unittest.TestCase):
         for curve, colour in CURVE_COLOURS.items():
             close = np.abs(image.astype(int) - colour).max(
                 axis=2) <= COLOUR_TOLERANCE
-            self.assertGreater(close.sum(), 200, curve)
+            # a dashed curve partly under the solid one still shows
+            self.assertGreater(close.sum(), 100, curve)
             columns = np.any(close, axis=0).sum()
             self.assertGreater(columns, 100, curve)
 

@@ -83,9 +83,11 @@ def times(csr, which, weights):
         return dense_rows(csr, which[starts[i]:starts[i] + step])
 
     def over_later_blocks(add, initial):
+        # one block at a time: TensorFlow would make ten dense at once
         return tf.while_loop(lambda i, _: i < tf.size(starts),
                              lambda i, done: (i + 1, add(i, done)),
-                             (tf.constant(1), initial))[1]
+                             (tf.constant(1), initial),
+                             parallel_iterations=1)[1]
 
     @tf.custom_gradient
     def product(weights):

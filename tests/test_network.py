@@ -10,6 +10,7 @@ from orangecontrib.neuralgene.network import (
 from orangecontrib.neuralgene.tensors import (
     MAPPED_BYTES, as_tensor, float32_copy)
 from orangecontrib.neuralgene.training import train_network
+from tests.helpers import expression_arrays
 
 
 class TestFloat32Copy(unittest.TestCase):
@@ -36,9 +37,8 @@ class TestFloat32Copy(unittest.TestCase):
 
 class TestTrainNetwork(unittest.TestCase):
     def test_trains_on_the_given_rows_only(self):
-        rng = np.random.RandomState(0)
-        y = np.arange(40) % 2
-        X = float32_copy(rng.normal(size=(40, 5)) + y[:, None])
+        X, y = expression_arrays(40, 5, n_classes=2, informative=2)
+        X = float32_copy(X)
         spec = NetworkSpec(5, 2, (8,), "relu", 0.0, 0.0)
         config = TrainingConfig(epochs=3, batch_size=8, learning_rate=0.01,
                                 patience=5, seed=1)
@@ -52,9 +52,8 @@ class TestTrainNetwork(unittest.TestCase):
             np.testing.assert_array_equal(a, b)
 
     def test_fused_update_is_kerass_adam(self):
-        rng = np.random.RandomState(0)
-        y = np.arange(60) % 3
-        X = float32_copy(rng.normal(size=(60, 30)) + y[:, None])
+        X, y = expression_arrays(60, 30)
+        X = float32_copy(X)
         spec = NetworkSpec(30, 3, (16,), "relu", 0.2, 1e-3)
         config = TrainingConfig(epochs=5, batch_size=16, learning_rate=0.01,
                                 patience=5, seed=2)
@@ -80,9 +79,8 @@ class TestTrainNetwork(unittest.TestCase):
 
 class TestTrainerPool(unittest.TestCase):
     def test_clearing_drops_idle_trainers_and_training_goes_on_alike(self):
-        y = np.arange(30) % 3
-        X = float32_copy(np.random.RandomState(0).normal(size=(30, 6))
-                         + y[:, None])
+        X, y = expression_arrays(30, 6, informative=2)
+        X = float32_copy(X)
         spec = NetworkSpec(6, 3, (5,), "relu", 0.0, 0.0)
         config = TrainingConfig(epochs=4, batch_size=8, learning_rate=0.01,
                                 patience=5, seed=3)

@@ -256,7 +256,8 @@ SEPARATE_TOP_GENES_ABOVE = 1000
 
 def stack_key(candidate: Candidate, n_genes: int) -> tuple:
     """Candidates with equal keys train in one stack."""
-    apart = candidate.n_genes is not None and n_genes > SEPARATE_TOP_GENES_ABOVE
+    apart = (candidate.n_genes is not None
+             and n_genes > SEPARATE_TOP_GENES_ABOVE)
     return candidate.hidden, candidate.dropout, apart
 
 

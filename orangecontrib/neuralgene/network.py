@@ -8,7 +8,7 @@ goes through ``training.train_network``, which picks this loop or Keras's
 """
 import threading
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 
@@ -144,21 +144,15 @@ class TrainingOutcome:
     best_epoch: int
 
 
-def train_on_one_device(X: np.ndarray, y: np.ndarray, spec: NetworkSpec,
-                        config: TrainingConfig,
-                        sample_weight: Optional[np.ndarray] = None,
-                        train_rows: Optional[np.ndarray] = None,
-                        validation_rows: Optional[np.ndarray] = None,
-                        epoch_callback: Optional[EpochCallback] = None
-                        ) -> TrainingOutcome:
-    """``training.train_network`` where no strategy spans several devices.
+def train_on_one_device(X, y, spec, config, sample_weight, train_rows,
+                        validation_rows, epoch_callback) -> TrainingOutcome:
+    """``training.train_network``, with its arguments, where no strategy
+    spans several devices.
 
     Rows are picked inside the training graph, so X is never copied in
     parts; on the CPU a C-ordered float32 X (``tensors.float32_copy``) is
     not copied at all.
     """
-    if train_rows is None:
-        train_rows = np.arange(len(y))
     trainer = _TrainerPool.take(spec)
     try:
         return trainer.train(X, y, config, sample_weight, train_rows,

@@ -3,6 +3,7 @@
 alone, and an ensemble of the best ones."""
 # pylint: disable=missing-docstring
 import pickle
+import threading
 import unittest
 from unittest import mock
 
@@ -90,6 +91,35 @@ class TestChoiceIsReproducible(unittest.TestCase):
         second = NeuralGeneClassifierLearner(random_state=4)(data)
         self.assertFalse(np.array_equal(first(data, first.Probs),
                                         second(data, second.Probs)))
+
+
+class TestStacksSideBySide(unittest.TestCase):
+    def test_stacks_in_threads_train_what_they_train_one_by_one(self):
+        data = expression_table()
+        barrier = threading.Barrier(2, timeout=120)
+        train_stack = model_selection.train_stack
+        calls = []
+
+        def first_two_meet(*args, **kwargs):
+            calls.append(None)
+            if len(calls) <= 2:  # the inner folds' two stacks
+                barrier.wait()  # broken, and raising, unless side by side
+            return train_stack(*args, **kwargs)
+
+        with mock.patch.object(model_selection.os, "cpu_count",
+                               return_value=2), \
+                mock.patch.object(model_selection, "train_stack",
+                                  first_two_meet):
+            side_by_side = NeuralGeneClassifierLearner()(data)
+        with mock.patch.object(model_selection, "SIDE_BY_SIDE_UP_TO", 0):
+            one_by_one = NeuralGeneClassifierLearner()(data)
+        np.testing.assert_array_equal(side_by_side(data, side_by_side.Probs),
+                                      one_by_one(data, one_by_one.Probs))
+        self.assertEqual(
+            [(s.candidate, s.epochs, s.log_loss)
+             for s in side_by_side.selection.scores],
+            [(s.candidate, s.epochs, s.log_loss)
+             for s in one_by_one.selection.scores])
 
 
 class TestEnsembleSize(unittest.TestCase):

@@ -14,6 +14,9 @@ trained together, all folds at once, by ``parallel_networks.train_stack``.
 
 Numpy in, numpy out; knows neither Orange nor Qt.
 """
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence, Tuple
 
@@ -233,14 +236,23 @@ def inner_cross_validation(X, y, weights, family, n_folds, seed,
         merged.setdefault(stack_key(candidate, X.shape[1]),
                           []).append(candidate)
 
-    scores = []
-    for i, ((hidden, dropout, _), candidates) in enumerate(merged.items()):
+    stacks = list(merged.items())
+    report_stack = _combined_progress(len(stacks), progress)
+
+    def train(i):
+        (hidden, dropout, _), candidates = stacks[i]
+
+        def report(epochs):
+            report_stack(i, epochs / MAX_EPOCHS)
+
         curves = _train_on_folds(
             X, y, weights, candidates, folds, fold_scores, scalers,
             StackLayout(n_classes, hidden, "relu", dropout), batch_size,
-            seed + i, lambda epochs, i=i: progress(
-                (i + epochs / MAX_EPOCHS) / len(merged)))
-        scores += _scores(candidates, curves, n_folds)
+            seed + i, report)
+        return _scores(candidates, curves, n_folds)
+
+    scores = [score for stack_scores in _side_by_side(X)(train, len(stacks))
+              for score in stack_scores]
     scores.sort(key=lambda score: family.index(score.candidate))
     for score in rank_candidates(scores)[:ensemble_size]:
         score.chosen = True
@@ -259,6 +271,39 @@ def stack_key(candidate: Candidate, n_genes: int) -> tuple:
     apart = (candidate.n_genes is not None
              and n_genes > SEPARATE_TOP_GENES_ABOVE)
     return candidate.hidden, candidate.dropout, apart
+
+
+# On tables of at most this many values (samples × genes), a stack's time
+# goes into TensorFlow's per-step overhead, which keeps one core busy: there
+# the stacks train side by side in threads (a running graph releases the
+# GIL). On larger ones each stack's matrix products use every core already.
+SIDE_BY_SIDE_UP_TO = 2_000_000
+
+
+def _side_by_side(X):
+    """A function that calls ``train(i)`` for i in range(n) and returns the
+    results in order: in threads for small X, one after another otherwise."""
+    n_threads = min(os.cpu_count() or 1, 4)
+    if X.shape[0] * X.shape[1] > SIDE_BY_SIDE_UP_TO or n_threads < 2:
+        return lambda train, n: [train(i) for i in range(n)]
+
+    def in_threads(train, n):
+        with ThreadPoolExecutor(min(n_threads, n)) as pool:
+            return list(pool.map(train, range(n)))
+    return in_threads
+
+
+def _combined_progress(n_stacks, progress):
+    """``report(i, fraction)`` for stack i that calls ``progress`` with the
+    mean over the stacks, in order even when the stacks run in threads."""
+    done = np.zeros(n_stacks)
+    lock = threading.Lock()
+
+    def report(i, fraction):
+        with lock:
+            done[i] = fraction
+            progress(done.mean())
+    return report
 
 
 def rank_candidates(scores: List[CandidateScore]) -> List[CandidateScore]:
@@ -349,9 +394,17 @@ def _train_ensemble(X, y, weights, selection, seed, n_classes, progress):
     for i, score in enumerate(chosen):
         stacks.setdefault(stack_key(score.candidate, X.shape[1]),
                           []).append(i)
-    for g, ((hidden, dropout, _), indices) in enumerate(stacks.items()):
+    stack_items = list(stacks.items())
+    report_stack = _combined_progress(len(stack_items), progress)
+
+    def train(g):
+        (hidden, dropout, _), indices = stack_items[g]
         keep_epochs = np.array([chosen[i].epochs for i in indices])
         n_epochs = keep_epochs.max()
+
+        def report(epochs, _):
+            report_stack(g, epochs / n_epochs)
+
         # positions in the model's kept genes of the genes this stack reads
         reads = np.searchsorted(columns, np.unique(np.concatenate(
             [member_genes[i] for i in indices])))
@@ -369,9 +422,7 @@ def _train_ensemble(X, y, weights, selection, seed, n_classes, progress):
             np.tile(weights, (len(indices), 1)),
             keep_epoch=keep_epochs, epochs=n_epochs,
             batch_size=batch_size, learning_rate=learning_rate_for_each(scale),
-            seed=seed + 1000 + g,
-            chunk_callback=lambda done, _, g=g, n=n_epochs: progress(
-                (g + done / n) / len(stacks)))
+            seed=seed + 1000 + g, chunk_callback=report)
         if not np.all(np.isfinite(curves.loss[keep_epochs - 1,
                                               np.arange(len(indices))])):
             raise TrainingDiverged(
@@ -387,4 +438,6 @@ def _train_ensemble(X, y, weights, selection, seed, n_classes, progress):
             histories[i] = {
                 "loss": curves.loss[:chosen[i].epochs, row].tolist(),
                 "accuracy": curves.accuracy[:chosen[i].epochs, row].tolist()}
+
+    _side_by_side(X_kept)(train, len(stack_items))
     return columns, scaler, members, histories[0]

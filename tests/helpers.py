@@ -133,3 +133,16 @@ def predict_in_fresh_interpreter(test, model, X):
     done = run_in_fresh_interpreter(test, PREDICT, binary=True,
                                     stdin=pickle.dumps((model, X)))
     return np.load(io.BytesIO(done.stdout)), done.stderr.decode()
+
+
+def start_fresh_interpreter(code, *args, env=None, stdout=None, stderr=None):
+    """Python ``code`` with ``args`` in a new interpreter in the repository's
+    root, as ``fresh_interpreter`` runs it, but started and not waited for:
+    the ``subprocess.Popen``, writing to the files ``stdout`` and
+    ``stderr``. The caller waits for it, and kills it if need be."""
+    env = dict(os.environ if env is None else env)
+    for name in SET_BY_THE_ADD_ON:
+        env.pop(name, None)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args], cwd=ROOT,
+        env=env, stdout=stdout, stderr=stderr)

@@ -1,20 +1,30 @@
-"""Training over several GPUs with TensorFlow's own distribution strategies.
+"""Training over several devices or machines with TensorFlow's own
+distribution strategies.
 
-A learner called inside the scope of a strategy that spans several devices
-trains through Keras's ``fit``, which splits every batch over the replicas
-and combines their gradients::
+A learner called inside the scope of a strategy of several replicas trains
+here: ``MirroredStrategy`` over the GPUs of one machine, or
+``MultiWorkerMirroredStrategy`` over machines, each running the same script
+on the same data with its own ``TF_CONFIG``::
 
     import tensorflow as tf
     with tf.distribute.MirroredStrategy().scope():   # all visible GPUs
-        model = NeuralGeneClassifierLearner(batch_size=256)(data)
+        model = NeuralGeneClassifierLearner(auto=False, batch_size=256)(data)
 
-``batch_size`` is the global batch, shared among the replicas. The losses
-reported, early stopping and divergence follow ``training_rules``, as the
-add-on's own loop does. What differs is the shuffling of the rows, and the
-gradient's scale under sample weights (Keras divides a batch's weighted
-loss by its rows, the loop by their weights).
-Without such a scope (one GPU, or the CPU), ``training.train_network`` uses
-that loop (``network.py``); TensorFlow places it on a visible GPU by itself.
+The batches are those of the add-on's own loop (``network.py``): the same
+shuffle of the training rows each epoch, and ``batch_size`` rows in each,
+split among all replicas; the replicas' gradients are summed, so a step is
+the step of one device on the whole batch. Every replica takes its rows
+from X, which every machine holds in full, so no input pipeline is sharded.
+Losses and accuracies are summed over the replicas before anything is
+decided on them, so early stopping and divergence (``training_rules``)
+decide alike on every machine, and every machine ends with the same
+weights. Without dropout the result is the one-device loop's, up to
+rounding; Keras's dropout draws the same masks on every replica (for the
+rows in the same place of each replica's share). An ``epoch_callback``
+that raises on one machine only leaves the others waiting for it.
+
+Keras's ``fit`` is not used: in Keras 3 (3.15 tried) it fails under
+``MultiWorkerMirroredStrategy`` (keras-team/keras#20585).
 """
 import numpy as np
 
@@ -22,69 +32,159 @@ from orangecontrib.neuralgene.network import (
     TrainedNetwork, TrainingOutcome, build_network, initialize_weights)
 from orangecontrib.neuralgene.tensorflow_startup import import_keras
 from orangecontrib.neuralgene.training_rules import (
-    LOGGED, EarlyStopping, check_not_diverged, cross_entropy, sample_weights)
+    EarlyStopping, check_not_diverged, cross_entropy, sample_weights)
 
-# Keras's own "loss" includes the L2 penalty and divides by the number of
-# rows; the loss reported is this metric, as training_rules defines it
-_REPORTED_AS = {"cross_entropy": "loss", "accuracy": "accuracy",
-                "val_cross_entropy": "val_loss",
-                "val_accuracy": "val_accuracy"}
+__all__ = ["train_distributed"]
 
 
 def train_distributed(strategy, X, y, spec, config, sample_weight,
-                      train_rows, validation_rows, epoch_callback):
-    keras = import_keras()
-    import tensorflow as tf
-
-    weights = sample_weights(sample_weight, len(y))
+                      train_rows, validation_rows, epoch_callback
+                      ) -> TrainingOutcome:
+    """``training.train_network``, with its arguments, over the replicas of
+    ``strategy``."""
+    X = np.asarray(X, np.float32)
     y = np.asarray(y, np.int32)
-    with strategy.scope():
-        model = build_network(spec, l2_regularizers=True)
-        initialize_weights(model, config.seed)
-        model.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate),
-            loss="sparse_categorical_crossentropy",
-            weighted_metrics=[
-                keras.metrics.MeanMetricWrapper(
-                    cross_entropy, name="cross_entropy"),
-                "accuracy"])
+    w = sample_weights(sample_weight, len(y))
+    train_rows = np.asarray(train_rows, np.int32)
+    steps = ReplicatedSteps(strategy, spec, config)
+    batch_size = max(1, min(config.batch_size, len(train_rows)))
+    validation = validation_rows is not None
 
-    training = tf.data.Dataset.from_tensor_slices(
-        (X[train_rows], y[train_rows], weights[train_rows]))
-    training = training.shuffle(
-        len(train_rows), seed=config.seed).batch(config.batch_size)
-    validation = None
-    if validation_rows is not None:
-        validation = (X[validation_rows], y[validation_rows],
-                      weights[validation_rows])
-    history = {key: [] for key in LOGGED
-               if validation is not None or not key.startswith("val_")}
+    history = {"loss": [], "accuracy": []}
+    if validation:
+        history.update(val_loss=[], val_accuracy=[])
     stopping = EarlyStopping(config.patience)
-    best_weights = []
-
-    def end_epoch(epoch, keras_logs):
-        epoch += 1
-        logs = {reported: float(keras_logs[key])
-                for key, reported in _REPORTED_AS.items() if key in keras_logs}
+    best_weights = None
+    for epoch in range(1, config.epochs + 1):
+        order = epoch_order(train_rows, config.seed, epoch)
+        sums = np.zeros(3)
+        for start in range(0, len(order), batch_size):
+            sums += steps.train(X, y, w, order[start:start + batch_size])
+        logs = dict(zip(("loss", "accuracy"), weighted_means(sums)))
+        if validation:
+            logs.update(zip(("val_loss", "val_accuracy"), weighted_means(
+                steps.evaluate(X, y, w, validation_rows))))
         for key, value in logs.items():
             history[key].append(value)
         if epoch_callback is not None:
             epoch_callback(epoch, config.epochs, logs)
         check_not_diverged(logs["loss"])
-        if validation is not None:
+        if validation:
             if stopping.is_best(epoch, logs["val_loss"]):
-                best_weights[:] = model.get_weights()
+                best_weights = steps.model.get_weights()
             elif stopping.should_stop(epoch):
-                model.stop_training = True
-
-    model.fit(training, epochs=config.epochs, validation_data=validation,
-              callbacks=[keras.callbacks.LambdaCallback(
-                  on_epoch_end=end_epoch)],
-              verbose=0)
+                break
     best_epoch = stopping.best_epoch
     if best_epoch:
-        model.set_weights(best_weights)
+        with strategy.scope():
+            steps.model.set_weights(best_weights)
     else:
         best_epoch = len(history["loss"])
-    network = TrainedNetwork(spec, [np.array(w) for w in model.get_weights()])
+    network = TrainedNetwork(
+        spec, [np.array(w) for w in steps.model.get_weights()])
     return TrainingOutcome(network, history, best_epoch)
+
+
+def epoch_order(rows, seed, epoch):
+    """The training rows in the order of ``epoch``: the one-device loop's
+    shuffle, a function of the seed and the epoch alone, so every machine
+    draws the same."""
+    import_keras()
+    import tensorflow as tf
+
+    return tf.random.experimental.stateless_shuffle(
+        rows, tf.constant([seed, epoch], tf.int32)).numpy()
+
+
+def weighted_means(sums):
+    """Loss and accuracy from sums of w × cross-entropy, w × hit and w."""
+    total = max(float(sums[2]), 1e-12)
+    return float(sums[0]) / total, float(sums[1]) / total
+
+
+class ReplicatedSteps:
+    """The network, its optimizer and their steps on a batch of rows, split
+    among the replicas of a strategy; each step returns the sums of
+    w × cross-entropy, w × hit and w over the whole batch."""
+
+    def __init__(self, strategy, spec, config):
+        keras = import_keras()
+        import tensorflow as tf
+
+        self.strategy = strategy
+        self.spec = spec
+        with strategy.scope():
+            self.model = build_network(spec)
+            initialize_weights(self.model, config.seed)
+            self.optimizer = keras.optimizers.Adam(config.learning_rate)
+            self.optimizer.build(self.model.trainable_variables)
+        # the last batch of an epoch is smaller: two shapes, two traces
+        self._train_step = tf.function(self._train_on_shares,
+                                       reduce_retracing=True)
+        self._evaluate_step = tf.function(self._evaluate_shares,
+                                          reduce_retracing=True)
+
+    def train(self, X, y, w, rows) -> np.ndarray:
+        """One update on the batch ``rows``; the sums are taken before it."""
+        # the loss of a batch is divided by the weight of all its rows, on
+        # whichever replica they are, as the one-device loop divides it
+        batch_weight = np.float32(max(float(np.sum(w[rows])), 1e-12))
+        return self._train_step(self._shares(X, y, w, rows),
+                                batch_weight).numpy()
+
+    def evaluate(self, X, y, w, rows) -> np.ndarray:
+        return self._evaluate_step(self._shares(X, y, w, rows)).numpy()
+
+    def _shares(self, X, y, w, rows):
+        """Each replica's X, y and w: consecutive slices of ``rows``, sizes
+        differing by one row at most (some are empty when the batch has
+        fewer rows than there are replicas)."""
+        import tensorflow as tf
+
+        def share(context):
+            replica = context.replica_id_in_sync_group
+            n_replicas = context.num_replicas_in_sync
+            mine = rows[len(rows) * replica // n_replicas:
+                        len(rows) * (replica + 1) // n_replicas]
+            return (tf.constant(X[mine]), tf.constant(y[mine]),
+                    tf.constant(w[mine]))
+
+        return self.strategy.experimental_distribute_values_from_function(
+            share)
+
+    def _train_on_shares(self, shares, batch_weight):
+        sums = self.strategy.run(self._train_on_share,
+                                 args=(*shares, batch_weight))
+        return self.strategy.reduce("SUM", sums, axis=None)
+
+    def _evaluate_shares(self, shares):
+        sums = self.strategy.run(self._weighted_sums,
+                                 args=(*shares, False))
+        return self.strategy.reduce("SUM", sums, axis=None)
+
+    def _train_on_share(self, X, y, w, batch_weight):
+        import tensorflow as tf
+
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            sums = self._weighted_sums(X, y, w, True)
+            loss = sums[0] / batch_weight
+        gradients = tape.gradient(loss, variables)
+        if self.spec.l2 > 0:
+            # the optimizer sums the replicas' gradients: each adds its
+            # share of the L2 penalty's, as the one-device loop adds it
+            share = 2 * self.spec.l2 / self.strategy.num_replicas_in_sync
+            gradients = [g + share * v if len(v.shape) == 2 else g
+                         for g, v in zip(gradients, variables)]
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        return sums
+
+    def _weighted_sums(self, X, y, w, training):
+        import tensorflow as tf
+
+        probs = self.model(X, training=training)
+        hits = tf.cast(
+            tf.equal(tf.argmax(probs, axis=1, output_type=tf.int32), y),
+            tf.float32)
+        return tf.stack([tf.reduce_sum(cross_entropy(y, probs) * w),
+                         tf.reduce_sum(hits * w), tf.reduce_sum(w)])

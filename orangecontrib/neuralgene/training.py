@@ -1,7 +1,7 @@
-"""Training one network: with the add-on's own loop on one device, or with
-Keras's ``fit`` over several when the caller entered a ``tf.distribute``
-strategy that spans them (see ``distributed``). Both follow
-``training_rules``.
+"""Training one network: with the add-on's own loop on one device, or, when
+the caller entered a ``tf.distribute`` strategy of several replicas (GPUs of
+one machine, or machines), with the same batches split among them (see
+``distributed``). Both follow ``training_rules``.
 """
 from typing import Optional
 
@@ -46,7 +46,8 @@ def train_network(X: np.ndarray, y: np.ndarray, spec: NetworkSpec,
 
 def _multi_device_strategy():
     """The tf.distribute strategy whose scope the caller entered, if it
-    spans several devices (e.g. ``MirroredStrategy`` over GPUs)."""
+    spans several devices (``MirroredStrategy`` over GPUs,
+    ``MultiWorkerMirroredStrategy`` over machines)."""
     import_keras()
     import tensorflow as tf
 

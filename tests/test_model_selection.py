@@ -8,6 +8,7 @@ import unittest
 from unittest import mock
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.feature_selection import f_classif
 
 from Orange.evaluation import CA, CrossValidation
@@ -18,7 +19,7 @@ from orangecontrib.neuralgene import model_selection
 from orangecontrib.neuralgene.model_selection import FALLBACK, default_family
 from tests.awkward_tables import raw_counts, with_values
 from tests.helpers import (
-    assert_valid_probabilities, expression_table,
+    assert_valid_probabilities, counts_table, expression_table,
     predict_in_fresh_interpreter)
 
 
@@ -162,6 +163,46 @@ class TestTooFewSamplesForInnerFolds(unittest.TestCase):
     def test_model_still_predicts(self):
         probs = assert_valid_probabilities(self.model, self.data)
         self.assertGreater(np.mean(probs.argmax(axis=1) == self.data.Y), 0.8)
+
+
+class TestLargeTables(unittest.TestCase):
+    def test_all_genes_candidates_keep_the_top_genes_of_a_large_table(self):
+        cells, genes = 10_000, 20_000
+        family = default_family(genes, cells)
+        kept = model_selection.GENES_ON_LARGE_TABLES
+        self.assertNotIn(None, [candidate.n_genes for candidate in family])
+        self.assertEqual(len([c for c in family if c.n_genes == kept]), 6)
+        self.assertIn(f"top {kept:,} genes",
+                      model_selection.family_notes(genes, cells)[0])
+        # the panel's largest table: every gene
+        self.assertIn(None, [c.n_genes for c in default_family(4000, 3005)])
+        self.assertEqual(model_selection.family_notes(4000, 3005), [])
+
+    def test_a_large_sparse_table_trains_on_top_genes_kept_sparse(self):
+        data = counts_table(n_cells=300, n_genes=400)
+        dense_calls = []
+        kept_columns = model_selection.kept_columns
+
+        def record(X, columns, dense_up_to=None):
+            kept = kept_columns(X, columns, dense_up_to)
+            dense_calls.append(not sp.issparse(kept))
+            return kept
+
+        with mock.patch.object(model_selection, "LARGE_TABLE_VALUES", 1000), \
+                mock.patch.object(model_selection, "GENES_ON_LARGE_TABLES",
+                                  100), \
+                mock.patch.object(model_selection, "DENSE_UP_TO", 1000), \
+                mock.patch.object(model_selection, "kept_columns", record):
+            model = NeuralGeneClassifierLearner()(data)
+        self.assertIn("top 100 genes", "\n".join(model.training_notes))
+        self.assertEqual(
+            {score.candidate.n_genes for score in model.selection.scores},
+            {100, 200, 50})
+        self.assertLessEqual(len(model.selected_genes), 200)
+        # the inner folds' 240 samples dense, the ensemble's 300 sparse
+        self.assertIn(False, dense_calls)
+        probs = assert_valid_probabilities(model, data)
+        self.assertGreater(np.mean(probs.argmax(axis=1) == data.Y), 0.9)
 
 
 class TestCountData(unittest.TestCase):

@@ -28,7 +28,8 @@ from orangecontrib.neuralgene.data_checks import (
 from orangecontrib.neuralgene.gene_scores import anova_f_scores, top_genes
 from orangecontrib.neuralgene.importance import gene_importance
 from orangecontrib.neuralgene.model_selection import (
-    ENSEMBLE_SIZE, Member, ModelSelection, choose_and_train, default_family)
+    ENSEMBLE_SIZE, Member, ModelSelection, choose_and_train, default_family,
+    family_notes)
 from orangecontrib.neuralgene.network import NetworkSpec, TrainingConfig
 from orangecontrib.neuralgene.sparse_expression import (
     fill_missing_with_means, float32_sparse_copy, kept_columns, row_blocks,
@@ -371,10 +372,10 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
             notes.append("Values look like counts (none negative, some "
                          "above 100): genes were log-transformed, log(1 + x).")
         selection, selected, scaler, members, history = choose_and_train(
-            X, y, weights, default_family(X.shape[1]), seed,
+            X, y, weights, default_family(X.shape[1], X.shape[0]), seed,
             ensemble_size=int(self.ensemble_size),
             progress=self._report_progress)
-        notes.extend(selection.notes)
+        notes.extend(family_notes(X.shape[1], X.shape[0]) + selection.notes)
         best_epoch = selection.chosen[0].epochs
         inner = selection.held_out_curve
         if inner is not None:

@@ -33,7 +33,7 @@ from orangecontrib.neuralgene.sparse_expression import (
 from orangecontrib.neuralgene.training_rules import TrainingDiverged
 
 __all__ = ["Candidate", "CandidateScore", "ModelSelection", "Member",
-           "default_family", "FALLBACK", "choose_and_train",
+           "default_family", "family_notes", "genes_for_all", "FALLBACK", "choose_and_train",
            "inner_cross_validation", "rank_candidates"]
 
 
@@ -148,14 +148,45 @@ FALLBACK = Candidate(n_genes=None, hidden=0, l2=1e-2)
 FALLBACK_EPOCHS = 50
 
 
-def default_family(n_genes: int) -> List[Candidate]:
-    family = [Candidate(None, 0, l2, scaling=scaling)
+# On tables of more values than this (samples × genes: 10,000 cells of
+# 20,000 genes are 200 million), the candidates that would read all genes
+# read the GENES_ON_LARGE_TABLES best instead, as single-cell analyses keep
+# a few thousand variable genes: the time of the softmax regressions'
+# steps grows with their weights, genes × classes, and a pass over the
+# cells with their genes. Every panel set is below it.
+LARGE_TABLE_VALUES = 50_000_000
+GENES_ON_LARGE_TABLES = 2000
+
+
+def genes_for_all(n_genes: int, n_samples: int = 0) -> Optional[int]:
+    """What the family's "all genes" candidates keep: None (all) or, on
+    large tables, the number of top genes."""
+    if (n_samples * n_genes > LARGE_TABLE_VALUES
+            and n_genes > GENES_ON_LARGE_TABLES):
+        return GENES_ON_LARGE_TABLES
+    return None
+
+
+def default_family(n_genes: int, n_samples: int = 0) -> List[Candidate]:
+    all_genes = genes_for_all(n_genes, n_samples)
+    family = [Candidate(all_genes, 0, l2, scaling=scaling)
               for scaling in ("gene", "common") for l2 in LINEAR_PENALTIES]
     family += [Candidate(k, 0, l2) for k, l2 in ((200, 1e-2), (50, 1e-3))
                if k < n_genes]
     family += [Candidate(200 if 200 < n_genes else None, HIDDEN, l2,
                          HIDDEN_DROPOUT) for l2 in (1e-4, 1e-2)]
     return list(dict.fromkeys(family))
+
+
+def family_notes(n_genes: int, n_samples: int) -> List[str]:
+    """What the training notes say of ``default_family`` on such a table."""
+    kept = genes_for_all(n_genes, n_samples)
+    if kept is None:
+        return []
+    return [f"A large table ({n_samples:,} samples × {n_genes:,} genes): the "
+            f"candidates read at most the top {kept:,} genes (by ANOVA F on "
+            "the training samples) rather than all, which keeps training "
+            "within minutes."]
 
 
 # Adam moves every weight by about its learning rate per step, so a step
@@ -174,6 +205,11 @@ def batch_size_for(n_samples: int) -> int:
     inner folds means about as many updates on all the samples."""
     return max(32, -(-n_samples // 8))
 
+
+# The ensemble's genes of sparse tables are made dense up to this many
+# values (256 MB); beyond, its stacks read them sparse, a block of rows at
+# a time (100,000 cells of 2000 genes would take 800 MB dense, a copy)
+DENSE_UP_TO = 2 ** 26
 
 # Called with (fraction done, message); raising aborts.
 ProgressCallback = Callable[[float, str], None]
@@ -203,6 +239,7 @@ def choose_and_train(X, y, weights, family: Sequence[Candidate],
              "for choosing the network by inner cross-validation: trained "
              f"the fixed fallback ({FALLBACK}, {FALLBACK_EPOCHS} epochs)."])
     else:
+        report(0, "Choosing the network")
         selection = inner_cross_validation(
             X, y, weights, family, n_folds, seed, n_classes, ensemble_size,
             lambda done: report(0.8 * done, "Choosing the network"))
@@ -385,7 +422,7 @@ def _train_ensemble(X, y, weights, selection, seed, n_classes, progress):
                     if s.candidate.n_genes is not None
                     else np.arange(X.shape[1]) for s in chosen]
     columns = np.unique(np.concatenate(member_genes))
-    X_kept = kept_columns(X, columns)
+    X_kept = kept_columns(X, columns, DENSE_UP_TO)
     scaler = fit_scaler(X_kept)
     batch_size = batch_size_for(len(y))
     members: List[Optional[Member]] = [None] * len(chosen)
@@ -415,7 +452,7 @@ def _train_ensemble(X, y, weights, selection, seed, n_classes, progress):
             scale[row, used] = chosen[i].candidate.input_scale(
                 scaler.scale_[reads[used]])
         curves, networks = train_stack(
-            kept_columns(X_kept, reads), y,
+            kept_columns(X_kept, reads, DENSE_UP_TO), y,
             StackLayout(n_classes, hidden, "relu", dropout),
             np.tile(scaler.mean_[reads], (len(indices), 1)), scale,
             np.array([chosen[i].candidate.l2 for i in indices]),

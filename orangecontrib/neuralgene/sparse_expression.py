@@ -3,6 +3,8 @@ non-zero): the steps of training that must not make the whole matrix dense.
 
 Numpy and scipy in and out; knows neither Orange nor Qt.
 """
+from typing import Optional
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import StandardScaler
@@ -51,15 +53,19 @@ def fill_missing_with_means(X) -> sp.csr_matrix:
     return X
 
 
-def kept_columns(X, columns: np.ndarray):
+def kept_columns(X, columns: np.ndarray,
+                 dense_up_to: Optional[int] = None):
     """The genes ``columns`` of X: dense as given, or, from sparse X, dense
-    float32 where they are some of the genes and still sparse where they
-    are all."""
+    float32 where they are some of the genes (and at most ``dense_up_to``
+    values, where given) and still sparse otherwise."""
     if not sp.issparse(X):
         return X[:, columns]
     if len(columns) == X.shape[1] and np.all(columns == np.arange(X.shape[1])):
         return X
-    return float32_copy(sp.csr_matrix(X)[:, columns])
+    kept = sp.csr_matrix(X)[:, columns]
+    if dense_up_to is not None and kept.shape[0] * kept.shape[1] > dense_up_to:
+        return float32_sparse_copy(kept)
+    return float32_copy(kept)
 
 
 def row_blocks(n_rows: int, n_genes: int):

@@ -205,6 +205,28 @@ class TestLargeTables(unittest.TestCase):
         self.assertGreater(np.mean(probs.argmax(axis=1) == data.Y), 0.9)
 
 
+class TestManySamples(unittest.TestCase):
+    def test_an_epoch_of_the_ensemble_is_some_batches_of_at_most_max_rows(
+            self):
+        data = expression_table(n_samples=90)
+        calls = []
+        train_stack = model_selection.train_stack
+
+        def record(*args, **kwargs):
+            calls.append((kwargs["batch_size"], kwargs.get("rows_per_epoch")))
+            return train_stack(*args, **kwargs)
+
+        with mock.patch.object(model_selection, "MAX_BATCH", 4), \
+                mock.patch.object(model_selection, "train_stack", record):
+            model = NeuralGeneClassifierLearner()(data)
+        steps = model_selection.STEPS_PER_EPOCH
+        # the inner folds' 72 samples, then the ensemble's 90: batches of
+        # 4, and the ensemble's epochs of steps × 4 rows
+        self.assertEqual(set(calls), {(4, None), (4, steps * 4)})
+        probs = assert_valid_probabilities(model, data)
+        self.assertGreater(np.mean(probs.argmax(axis=1) == data.Y), 0.9)
+
+
 class TestCountData(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

@@ -117,6 +117,26 @@ class TestCurves(unittest.TestCase):
         self.assertEqual(len(curves.loss), 2 * EPOCHS_PER_CALL)
 
 
+class TestRowsPerEpoch(unittest.TestCase):
+    STILL = dict(layout=StackLayout(N_CLASSES, hidden=0), epochs=20,
+                 batch_size=5, learning_rate=0.0)  # the weights never move
+
+    def test_an_epoch_of_some_rows_draws_them_anew_every_epoch(self):
+        every_row, _ = stack(**self.STILL)
+        five_rows, _ = stack(rows_per_epoch=5, **self.STILL)
+        np.testing.assert_allclose(every_row.loss, every_row.loss[[0] * 20],
+                                   rtol=1e-5)
+        self.assertGreater(np.ptp(five_rows.loss[:, 0]), 0.01)
+        # drawn from all rows: on average about the loss of all of them
+        self.assertAlmostEqual(five_rows.loss[:, 0].mean(),
+                               every_row.loss[0, 0], delta=0.15)
+
+    def test_all_rows_per_epoch_is_the_default(self):
+        default, _ = stack()
+        all_rows, _ = stack(rows_per_epoch=len(Y))
+        np.testing.assert_array_equal(default.loss, all_rows.loss)
+
+
 class TestKeptNetworks(unittest.TestCase):
     def test_a_kept_network_is_the_network_at_its_epoch(self):
         epoch = 3

@@ -200,10 +200,24 @@ def learning_rate_for(n_genes: int) -> float:
     return LEARNING_RATE_FOR_ONE_GENE / np.sqrt(max(n_genes, 1))
 
 
+STEPS_PER_EPOCH = 8
+MAX_BATCH = 1024
+
+
 def batch_size_for(n_samples: int) -> int:
-    """At most eight steps per epoch, so that an epoch count chosen on the
-    inner folds means about as many updates on all the samples."""
-    return max(32, -(-n_samples // 8))
+    """At most STEPS_PER_EPOCH steps per epoch, so that an epoch count
+    chosen on the inner folds means about as many updates on all the
+    samples; batches of at most MAX_BATCH rows."""
+    return min(MAX_BATCH, max(32, -(-n_samples // STEPS_PER_EPOCH)))
+
+
+def rows_per_epoch_for(n_samples: int) -> int:
+    """Samples an epoch trains on: all of them, or, on tables of more than
+    STEPS_PER_EPOCH batches of MAX_BATCH rows (e.g. 100,000 cells), that
+    many drawn at random every epoch. An epoch then makes as many updates
+    as one of the inner folds, and costs what one on 8192 samples does;
+    larger batches would make each update more precise, not more of them."""
+    return min(n_samples, STEPS_PER_EPOCH * MAX_BATCH)
 
 
 # The ensemble's genes of sparse tables are made dense up to this many
@@ -457,8 +471,9 @@ def _train_ensemble(X, y, weights, selection, seed, n_classes, progress):
             np.tile(scaler.mean_[reads], (len(indices), 1)), scale,
             np.array([chosen[i].candidate.l2 for i in indices]),
             np.tile(weights, (len(indices), 1)),
-            keep_epoch=keep_epochs, epochs=n_epochs,
-            batch_size=batch_size, learning_rate=learning_rate_for_each(scale),
+            keep_epoch=keep_epochs, epochs=n_epochs, batch_size=batch_size,
+            rows_per_epoch=rows_per_epoch_for(len(y)),
+            learning_rate=learning_rate_for_each(scale),
             seed=seed + 1000 + g, chunk_callback=report)
         if not np.all(np.isfinite(curves.loss[keep_epochs - 1,
                                               np.arange(len(indices))])):

@@ -73,6 +73,7 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
                 center: np.ndarray, scale: np.ndarray, l2: np.ndarray,
                 train_weight: np.ndarray, held_out_weight=None,
                 keep_epoch=None, epochs: int = 100, batch_size: int = 32,
+                rows_per_epoch: Optional[int] = None,
                 learning_rate=1e-3, seed: int = 0,
                 chunk_callback: Optional[ChunkCallback] = None
                 ) -> Tuple[StackCurves, Optional[List[TrainedNetwork]]]:
@@ -87,7 +88,8 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
     epoch; without, the training rows' as met in the epoch's batches. With ``keep_epoch`` (one epoch count per network), the
     weights each network had after that epoch are returned as
     ``TrainedNetwork``s that take the network's used genes (scale != 0),
-    already scaled.
+    already scaled. With ``rows_per_epoch`` below the number of samples,
+    an epoch trains on that many of them, drawn at random every epoch.
     """
     import_keras()  # the first import of TensorFlow goes through the add-on
     import tensorflow as tf
@@ -117,6 +119,7 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
             keep_epoch if keep_epoch is not None else np.zeros(n_networks),
             np.int32)),
         tf.constant(max(1, min(batch_size, len(y))), tf.int32),
+        tf.constant(min(rows_per_epoch or len(y), len(y)), tf.int32),
         tf.constant(np.broadcast_to(learning_rate, n_networks), tf.float32),
         tf.constant([seed % 2 ** 31, 0], tf.int32))
     chunks = []
@@ -252,7 +255,7 @@ def _trace(hidden, activation, dropout, sparse):
                                 y[None]), tf.float32)
 
     def run(X, y, center, scale, l2, train_weight, held_out_weight,
-            evaluate, keep_epoch, batch_size, learning_rate, seed,
+            evaluate, keep_epoch, batch_size, epoch_rows, learning_rate, seed,
             first_epoch, n_epochs, state):
         n = sparse_batches.n_rows(X) if sparse else tf.shape(X)[0]
         n_weights = len(shapes)
@@ -263,7 +266,7 @@ def _trace(hidden, activation, dropout, sparse):
                 [n], tf.stack([seed[0], epoch])))
 
             def one_batch(start, step, weights, first, second, sums):
-                rows = order[start:start + batch_size]
+                rows = order[start:tf.minimum(start + batch_size, epoch_rows)]
                 weight = tf.gather(train_weight, rows, axis=1)
                 batch_y = tf.gather(y, rows)
                 with tf.GradientTape() as tape:
@@ -297,7 +300,7 @@ def _trace(hidden, activation, dropout, sparse):
                 list(state[i * n_weights:(i + 1) * n_weights])
                 for i in range(4))
             _, step, weights, first, second, sums = tf.while_loop(
-                lambda start, *_: start < n, one_batch,
+                lambda start, *_: start < epoch_rows, one_batch,
                 (tf.constant(0), step, weights, first, second,
                  tf.zeros([3, tf.shape(l2)[0]])), **ONE_STEP_AT_A_TIME)
 
@@ -328,7 +331,8 @@ def _trace(hidden, activation, dropout, sparse):
 
         _, step, state, curves = tf.while_loop(
             lambda epoch, *_: epoch < first_epoch + n_epochs, one_epoch,
-            (first_epoch, first_epoch * ((n + batch_size - 1) // batch_size),
+            (first_epoch,
+             first_epoch * ((epoch_rows + batch_size - 1) // batch_size),
              state,
              tf.TensorArray(tf.float32, size=n_epochs)), **ONE_STEP_AT_A_TIME)
         return curves.stack(), state
@@ -341,7 +345,7 @@ def _trace(hidden, activation, dropout, sparse):
         sparse_batches.csr_signature() if sparse else matrix,
         tf.TensorSpec([None], tf.int32), matrix, matrix,
         tf.TensorSpec([None], tf.float32), matrix, matrix,
-        tf.TensorSpec([], tf.bool), tf.TensorSpec([None], tf.int32), scalar,
+        tf.TensorSpec([], tf.bool), tf.TensorSpec([None], tf.int32), scalar, scalar,
         tf.TensorSpec([None], tf.float32), tf.TensorSpec([2], tf.int32),
         scalar, scalar, state]).get_concrete_function()
 

@@ -153,11 +153,13 @@ class _ValueSummary:
 def _summarize(X, continuous) -> _ValueSummary:
     summary = _ValueSummary(X.shape[1])
     if sp.issparse(X):
-        too_large = _too_large(X.data)
-        unknown = too_large | np.isnan(X.data)
-        summary.n_too_large = int(too_large.sum())
-        summary.n_missing = int(unknown.sum())
-        summary.add_known(np.where(too_large, np.nan, X.data))
+        for start in range(0, X.nnz, _BLOCK_ELEMENTS):
+            values = X.data[start:start + _BLOCK_ELEMENTS]
+            too_large = _too_large(values)
+            summary.n_too_large += int(too_large.sum())
+            summary.n_missing += int((too_large | np.isnan(values)).sum())
+            summary.add_known(np.where(too_large, np.nan, values)
+                              if too_large.any() else values)
         if X.nnz < X.shape[0] * X.shape[1]:
             summary.add_known(np.zeros(1))
         return summary

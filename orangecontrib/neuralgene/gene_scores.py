@@ -15,6 +15,9 @@ __all__ = ["anova_f_scores", "top_genes"]
 # Values at a time: f_classif's temporaries are as large as the data it
 # sees, and expression tables can be gigabytes
 _CHUNK_ELEMENTS = 2 ** 24
+# A sparse block's float64 copy takes 12 bytes a stored value, with its
+# column index, and its square as much again
+_SPARSE_CHUNK_ELEMENTS = 2 ** 22
 
 
 def anova_f_scores(X, y) -> np.ndarray:
@@ -48,8 +51,8 @@ def _sparse_f_scores(X, y):
     n_classes, n_samples = len(classes), X.shape[0]
     sums = np.zeros((n_classes, X.shape[1]))
     squares = np.zeros_like(sums)
-    # blocks of about _CHUNK_ELEMENTS stored values
-    step = max(1, _CHUNK_ELEMENTS * n_samples // max(1, X.nnz))
+    # blocks of about _SPARSE_CHUNK_ELEMENTS stored values
+    step = max(1, _SPARSE_CHUNK_ELEMENTS * n_samples // max(1, X.nnz))
     for start in range(0, n_samples, step):
         block = X[start:start + step].astype(np.float64)
         membership = sp.csr_matrix(

@@ -24,12 +24,16 @@ def float32_sparse_copy(X) -> sp.csr_matrix:
     copy shares its structure (half the memory of a full copy), which
     must then not change."""
     X = sp.csr_matrix(X)
-    if not X.has_canonical_format:
-        X = X.copy()
-        X.sum_duplicates()
     with np.errstate(over="ignore"):  # beyond float32 becomes infinite
         values = X.data.astype(np.float32)
-    return sp.csr_matrix((values, X.indices, X.indptr), shape=X.shape)
+    if X.has_canonical_format:
+        return sp.csr_matrix((values, X.indices, X.indptr), shape=X.shape)
+    # sorting and summing duplicates changes the structure: a copy of it,
+    # with the float32 values rather than the table's own
+    copy = sp.csr_matrix((values, X.indices.copy(), X.indptr.copy()),
+                         shape=X.shape)
+    copy.sum_duplicates()
+    return copy
 
 
 def stored_values(X) -> np.ndarray:

@@ -1,6 +1,8 @@
 # Test methods with long descriptive names can omit docstrings
 # pylint: disable=missing-docstring
-from unittest.mock import Mock
+import threading
+from unittest import TestCase
+from unittest.mock import Mock, patch
 
 import numpy as np
 import pyqtgraph as pg
@@ -11,8 +13,11 @@ from Orange.widgets.tests.base import (
 
 from orangecontrib.neuralgene.learner import (
     DEFAULT_PARAMETERS, NeuralGeneClassifierLearner)
+from orangecontrib.neuralgene.importance import gene_importance
+from orangecontrib.neuralgene.widgets import owneuralgeneclassifier
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
-    REPLICABLE_SEED, OWNeuralGeneClassifier, TrainingInterrupted)
+    REPLICABLE_SEED, OWNeuralGeneClassifier, TrainingInterrupted, phase_of,
+    train)
 from tests.helpers import run_in_fresh_interpreter
 from tests.widget_testing import (
     AUTOMATIC, LONG, QUICK, WAIT, NeuralGeneWidgetTest,
@@ -44,6 +49,46 @@ def combo_mapping(name, combo):
     values = [combo.itemText(i) for i in range(combo.count())]
     return ParameterMapping(name, combo, values=values,
                             getter=combo.currentText, setter=choose)
+
+
+class Gate:
+    """Holds the training thread at a point until the test opens it."""
+
+    def __init__(self):
+        self._open = threading.Event()
+        self.reached = threading.Event()
+
+    def wait(self):
+        self.reached.set()
+        if not self._open.wait(WAIT / 1000):
+            raise TimeoutError("the test never opened the gate")
+
+    def open(self):
+        self._open.set()
+
+
+class SteppedLearner:
+    """The widget's own learner, which first reports each of `messages` and
+    waits at it until the test opens its gate, then fits, or raises
+    `error`."""
+
+    def __init__(self, learner, messages, error=None):
+        self.learner = learner
+        self.messages = messages
+        self.gates = [Gate() for _ in messages]
+        self.error = error
+
+    def __getattr__(self, name):
+        return getattr(self.learner, name)
+
+    def __call__(self, data, progress_callback=None, epoch_callback=None):
+        for message, gate in zip(self.messages, self.gates):
+            progress_callback(0, message)
+            gate.wait()
+        if self.error is not None:
+            raise self.error
+        return self.learner(data, progress_callback=progress_callback,
+                            epoch_callback=epoch_callback)
 
 
 class TestOWNeuralGeneClassifier(NeuralGeneWidgetTest,
@@ -367,8 +412,10 @@ class TestAutomaticChoice(NeuralGeneWidgetTest):
         self.assertEqual(progress[-1], 100)
         statuses = [call[0][0] for call in
                     self.widget.setStatusMessage.call_args_list]
-        self.assertIn("Choosing the network", statuses)
+        self.assertIn("Choosing the network (inner cross-validation)",
+                      statuses)
         self.assertIn("Training the chosen networks", statuses)
+        self.assertIn("Measuring gene importance", statuses)
 
     def test_training_history_has_a_row_per_epoch_of_the_longest_curve(self):
         model = self.train(self.data)
@@ -405,3 +452,147 @@ class TestAutomaticChoice(NeuralGeneWidgetTest):
         self.assertTrue(table.title.text().startswith(
             "No inner cross-validation"))
         self.assertTrue(self.widget.Warning.training_notes.is_shown())
+
+
+class TestPhaseLine(NeuralGeneWidgetTest):
+    """The line above the training curves says which phase a fit is in,
+    and how the last fit ended."""
+
+    def phase(self):
+        return self.widget.phase_label.text()
+
+    def stepped_learner(self, messages, error=None):
+        """Make the widget train with a SteppedLearner; return it."""
+        stepped = []
+        create = self.widget.create_learner
+
+        def create_stepped():
+            stepped.append(SteppedLearner(create(), messages, error))
+            return stepped[-1]
+        self.widget.create_learner = create_stepped
+        self.widget.apply_button.button.clicked.emit()
+        return stepped[-1]
+
+    def wait_for_phase(self, text):
+        self.process_events(lambda: self.phase() == text, timeout=WAIT)
+
+    def test_phase_follows_the_learners_messages_until_trained(self):
+        stepped = self.stepped_learner(
+            ["Preprocessing...", "Choosing the network",
+             "Training the chosen networks"])
+        measuring = Gate()
+
+        def held_importance(model, data):
+            measuring.wait()
+            return gene_importance(model, data)
+
+        with patch.object(owneuralgeneclassifier, "gene_importance",
+                          held_importance):
+            self.send_signal(self.widget.Inputs.data, self.iris)
+            for gate, shown in zip(stepped.gates, (
+                    "Preparing the data…",
+                    "Choosing the network (inner cross-validation)…",
+                    "Training the chosen networks…")):
+                self.wait_for_phase(shown)
+                # the canvas shows the same phase under the widget's icon
+                self.assertEqual(self.widget.statusMessage(), shown[:-1])
+                gate.open()
+            self.wait_for_phase("Measuring gene importance…")
+            self.assertEqual(self.widget.statusMessage(),
+                             "Measuring gene importance")
+            measuring.open()
+            self.assertIsNotNone(
+                self.get_output(self.widget.Outputs.model, wait=WAIT))
+        self.assertRegex(self.phase(), r"^Trained in \d")
+        self.assertEqual(self.widget.statusMessage(), "")
+
+    def test_phase_shows_the_epochs_of_a_network_set_by_hand(self):
+        label = self.widget.phase_label
+        shown = []
+        set_text = label.setText
+        label.setText = lambda text: (shown.append(text), set_text(text))
+        self.train(self.iris)
+        self.assertIn("Picking and scaling the top 200 genes…", shown)
+        self.assertIn("Training the network: epoch 1 of 5…", shown)
+        self.assertIn("Training the network: epoch 5 of 5…", shown)
+        self.assertLess(shown.index("Training the network: epoch 5 of 5…"),
+                        shown.index("Measuring gene importance…"))
+        self.assertRegex(shown[-1], r"^Trained in \d")
+
+    def test_cancel_replaces_the_phase(self):
+        self.widget = self.create_widget(
+            OWNeuralGeneClassifier, stored_settings=LONG)
+        state = self.start_long_training(self.iris)
+        self.process_events(lambda: "epoch" in self.phase(), timeout=WAIT)
+        self.widget.cancel_button.click()
+        self.assertEqual(self.phase(), "Training cancelled: no model.")
+        self.assertEqual(self.widget.statusMessage(), "")
+        # the stopped fit's last reports do not bring its phase back
+        self.process_events(lambda: state.future.done(), timeout=WAIT)
+        self.process_events()
+        self.assertEqual(self.phase(), "Training cancelled: no model.")
+
+    def test_new_data_while_training_starts_the_phases_anew(self):
+        stepped = self.stepped_learner(["Choosing the network"])
+        self.send_signal(self.widget.Inputs.data, self.iris)
+        self.wait_for_phase("Choosing the network (inner cross-validation)…")
+        self.send_signal(self.widget.Inputs.data, None)
+        self.assertEqual(self.phase(), "")
+        stepped.gates[0].open()
+
+    def test_failed_training_clears_the_phase(self):
+        stepped = self.stepped_learner(
+            ["Choosing the network"], error=ValueError("no good"))
+        self.send_signal(self.widget.Inputs.data, self.iris)
+        self.wait_for_phase("Choosing the network (inner cross-validation)…")
+        stepped.gates[0].open()
+        self.process_events(
+            lambda: self.widget.Error.fitting_failed.is_shown(), timeout=WAIT)
+        self.assertEqual(self.phase(), "")
+        self.assertEqual(self.widget.statusMessage(), "")
+
+    def test_a_phase_is_sent_once_while_it_lasts(self):
+        learner = Mock(auto=True)
+        state = Mock()
+        state.is_interruption_requested.return_value = False
+
+        def fit(data, progress_callback, epoch_callback):
+            for fraction in (0.1, 0.2, 0.3):
+                progress_callback(fraction, "Choosing the network")
+            progress_callback(0.9, "Training the chosen networks")
+            raise ValueError("stop here")
+        learner.side_effect = fit
+        with self.assertRaises(ValueError):
+            train(self.iris, learner, state)
+        self.assertEqual(
+            [call[0][0] for call in state.set_status.call_args_list],
+            ["Choosing the network (inner cross-validation)",
+             "Training the chosen networks"])
+
+
+class TestPhaseNames(TestCase):
+    def test_known_messages_are_named_and_others_shown_as_they_are(self):
+        self.assertEqual(phase_of("Fitting..."), "Preparing the data")
+        self.assertEqual(phase_of("Choosing the network"),
+                         "Choosing the network (inner cross-validation)")
+        self.assertEqual(phase_of("Something new"), "Something new")
+
+    def test_epochs_say_which_network_when_several_are_trained(self):
+        def by_hand(ensemble_size):
+            return NeuralGeneClassifierLearner(
+                auto=False, ensemble_size=ensemble_size)
+
+        self.assertEqual(phase_of("Epoch 3 of 10", by_hand(1)),
+                         "Training the network: epoch 3 of 10")
+        self.assertEqual(phase_of("Epoch 3 of 10", by_hand(5)),
+                         "Training the first of 5 networks: epoch 3 of 10")
+
+    def test_by_hand_the_steps_before_the_epochs_name_the_genes(self):
+        top = NeuralGeneClassifierLearner(auto=False, n_genes=200)
+        every = NeuralGeneClassifierLearner(auto=False, n_genes=None)
+        automatic = NeuralGeneClassifierLearner(auto=True, n_genes=200)
+        self.assertEqual(phase_of("Fitting...", top),
+                         "Picking and scaling the top 200 genes")
+        self.assertEqual(phase_of("Fitting...", every), "Scaling the genes")
+        self.assertEqual(phase_of("Fitting...", automatic),
+                         "Preparing the data")

@@ -28,6 +28,19 @@ from orangecontrib.neuralgene.widgets.trainingplot import (
 REPLICABLE_SEED = DEFAULTS["random_state"] if DEFAULTS["random_state"] is not None else 0
 PLOT_UPDATE_INTERVAL = 0.05  # seconds; live curves refresh at most 20 times a second
 
+# The phases of a fit as the widget names them, by the progress message that
+# starts them (Orange's Learner sends the first two); other messages are
+# shown as they come
+FITTING = "Fitting..."
+PHASES = {
+    "Preprocessing...": "Preparing the data",
+    FITTING: "Preparing the data",
+    "Choosing the network": "Choosing the network (inner cross-validation)",
+    "Training the chosen networks": "Training the chosen networks",
+}
+MEASURING_IMPORTANCE = "Measuring gene importance"
+EPOCH_MESSAGE = re.compile(r"Epoch (\d+) of (\d+)$")
+
 
 class TrainingInterrupted(Exception):
     """Raised in the training thread to stop a fit the user no longer wants."""
@@ -41,12 +54,46 @@ def parse_hidden_layers(text):
     return tuple(int(part) for part in parts)
 
 
+def phase_of(message, learner=None):
+    """What the widget shows while `learner` reports `message`."""
+    by_hand = learner is not None and not getattr(learner, "auto", True)
+    if by_hand and message == FITTING:
+        # by hand, the learner's steps before the first epoch, which on a
+        # large table take most of the time of a few epochs
+        n_genes = getattr(learner, "n_genes", None)
+        return (f"Picking and scaling the top {n_genes} genes" if n_genes
+                else "Scaling the genes")
+    epoch = EPOCH_MESSAGE.match(message)
+    if epoch is None:
+        return PHASES.get(message, message)
+    # by hand, the learner reports the epochs of the first network only
+    n_networks = int(getattr(learner, "ensemble_size", 1)) if by_hand else 1
+    network = ("the network" if n_networks == 1
+               else f"the first of {n_networks} networks")
+    return f"Training {network}: epoch {epoch[1]} of {epoch[2]}"
+
+
+def duration_text(seconds):
+    """E.g. "0.4 s", "12 s", "3 min 05 s"."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
 def train(data, learner, state: TaskState):
-    """Fit `learner` on `data` in a worker thread, reporting its progress and,
-    with settings set by hand, the curves of every epoch; return the model
-    and its table of gene importance."""
+    """Fit `learner` on `data` in a worker thread, reporting its progress,
+    the phase it is in and, with settings set by hand, the curves of every
+    epoch; return the model and its table of gene importance."""
     history = {}
     last_update = 0.0
+    shown = None  # the phase last sent to the widget
+
+    def show(phase):
+        nonlocal shown
+        if phase != shown:  # each status crosses to the GUI thread
+            shown = phase
+            state.set_status(phase)
 
     def on_progress(fraction, message=None):
         # the learner's progress covers its steps and, by hand, the epochs
@@ -54,7 +101,7 @@ def train(data, learner, state: TaskState):
             raise TrainingInterrupted
         state.set_progress_value(100 * fraction)
         if message:
-            state.set_status(message)
+            show(phase_of(message, learner))
 
     def on_epoch(epoch, n_epochs, logs):
         nonlocal last_update
@@ -68,7 +115,7 @@ def train(data, learner, state: TaskState):
             state.set_partial_result({key: list(values) for key, values in history.items()})
 
     model = learner(data, progress_callback=on_progress, epoch_callback=on_epoch)
-    state.set_status("Measuring gene importance")
+    show(MEASURING_IMPORTANCE)
     return model, gene_importance_table(gene_importance(model, data))
 
 
@@ -118,6 +165,7 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
     def __init__(self):
         ConcurrentWidgetMixin.__init__(self)
         self.importance_table = None  # gene importance of self.model
+        self._training_started = None  # time.monotonic() of the fit's start
         OWBaseLearner.__init__(self)
 
     # GUI
@@ -127,6 +175,11 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
         self._add_genes_box()
         self._add_training_box()
         self._enable_manual_settings()
+        # the phase of a fit in progress, or how the last one ended
+        self.phase_label = gui.widgetLabel(self.mainArea, "")
+        # an empty line keeps its height: the plot does not jump
+        self.phase_label.setMinimumHeight(
+            self.phase_label.fontMetrics().height())
         self.plot = TrainingPlot(self.mainArea)
         self.selection_table = SelectionTable(self.mainArea)
         layout: QVBoxLayout = self.mainArea.layout()
@@ -336,7 +389,9 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
         self.plot.clear()
         self.selection_table.clear()
         self.model = None
+        self.phase_label.setText("")
         if self.check_data():
+            self._training_started = time.monotonic()
             self.start(train, self.data, self.learner)
             self.cancel_button.setEnabled(True)
         else:
@@ -349,8 +404,21 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
     def cancel_training(self):
         """The user stopped training: no model rather than a stale one."""
         self.cancel_training_task()
+        self.phase_label.setText("Training cancelled: no model.")
         self.model = None
         self._send_model()
+
+    # the phase follows the running task; a cancelled task's is cut off
+    def _connect_signals(self, state):
+        super()._connect_signals(state)
+        state.status_changed.connect(self._show_phase)
+
+    def _disconnect_signals(self, state):
+        super()._disconnect_signals(state)
+        state.status_changed.disconnect(self._show_phase)
+
+    def _show_phase(self, phase):
+        self.phase_label.setText(f"{phase}…" if phase else "")
 
     def on_partial_result(self, history):
         self.plot.set_history(history)
@@ -358,6 +426,9 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
     def on_done(self, result):
         model, self.importance_table = result
         self.cancel_button.setEnabled(False)
+        self.phase_label.setText(
+            "Trained in "
+            f"{duration_text(time.monotonic() - self._training_started)}.")
         model.name = self.effective_learner_name()
         model.instances = self.data
         self.model = model
@@ -377,6 +448,7 @@ class OWNeuralGeneClassifier(OWBaseLearner, ConcurrentWidgetMixin):
 
     def on_exception(self, ex):
         self.cancel_button.setEnabled(False)
+        self.phase_label.setText("")
         self.model = None
         self.show_fitting_failed(ex)
         self._send_model()

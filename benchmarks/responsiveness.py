@@ -5,8 +5,16 @@ QTimer on the GUI thread records when it fires; a stall is the gap between
 consecutive ticks less 10 ms. Target: no stall over 100 ms.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/responsiveness.py [--no-stacks]
+        [--cells N [--defaults]] [--fits 1|2]
 
-Phases, each reported on its own line:
+With --cells N (issue 12), the table is instead N cells of the sparse
+synthetic single-cell counts of benchmarks/single_cell.py (20,000 genes,
+5% counted, ten cell types), trained as that benchmark trains by hand
+(top 200 genes, 10 epochs, no early stopping, one network) or, with
+--defaults, with the widget's default settings (the automatic choice by
+inner cross-validation). --fits 1 stops after the first fit.
+
+Phases of the run, each reported on its own line:
   data sent    the input handler and handleNewSignals, as the canvas calls
                them; training starts inside (a learner widget refits on new
                data) and the line ends when that call returns;
@@ -19,8 +27,11 @@ every garbage collection (which runs with the GIL held, on whichever thread
 set it off) are timed, and a thread samples every thread's Python stack
 every 5 ms (--no-stacks turns the sampler off, to check it does not cause
 stalls). The CPU time other processes used meanwhile is printed: on a
-shared 2-core machine it shows whether a run was disturbed. Last, the
-time of one full garbage collection with TensorFlow loaded is printed.
+shared 2-core machine it shows whether a run was disturbed. Then every
+fit's phases as the widget showed them above its training curves ("Choosing
+the network (inner cross-validation)…", "Measuring gene importance…", ...),
+each with when it appeared and how long it stayed. Last, the time of one
+full garbage collection with TensorFlow loaded is printed.
 """
 import argparse
 import collections
@@ -31,6 +42,7 @@ import threading
 import time
 
 import numpy as np
+import scipy.sparse as sp
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -41,6 +53,7 @@ from Orange.data import (  # noqa: E402
     ContinuousVariable, DiscreteVariable, Domain, Table)
 
 import common  # noqa: F401,E402  (puts the add-on on the path)
+from single_cell import BY_HAND, synthetic_sets  # noqa: E402
 from wide import BATCH, CLASSES, EPOCHS, HIDDEN, synthetic_expression  # noqa: E402
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (  # noqa: E402
     OWNeuralGeneClassifier)
@@ -51,6 +64,14 @@ SETTINGS = {"auto_settings": False, "ensemble_size": 1,
             "hidden_layers": str(HIDDEN), "epochs": EPOCHS,
             "batch_size": BATCH, "keep_top_genes": False,
             "early_stopping": False, "auto_apply": True}
+# the single-cell benchmark's fit by hand, as the widget's settings
+SINGLE_CELL_BY_HAND = {
+    "auto_settings": BY_HAND["auto"], "keep_top_genes": True,
+    "n_genes": BY_HAND["n_genes"], "epochs": BY_HAND["epochs"],
+    "early_stopping": BY_HAND["early_stopping"],
+    "ensemble_size": BY_HAND["ensemble_size"], "auto_apply": True}
+# a new widget's settings: the automatic choice
+DEFAULT_SETTINGS = {"auto_apply": True}
 # the widget's methods the GUI thread runs, timed to attribute stalls
 WIDGET_CALLS = ("set_data", "handleNewSignals", "apply", "update_learner",
                 "check_data", "update_model", "start", "_on_task_done",
@@ -241,12 +262,31 @@ def stall_figures(gaps):
     return stalls.max(), np.percentile(stalls, 99), int(np.sum(stalls > STALL))
 
 
-def measure(table, with_stacks):
-    """Send `table` to a fresh widget, then press Apply; probe throughout."""
+class PhaseLog:
+    """What the widget's phase line showed, and when (GUI thread)."""
+
+    def __init__(self, label):
+        self.shown = []  # (time, text)
+        set_text = label.setText
+
+        def record(text):
+            set_text(text)
+            if not self.shown or self.shown[-1][1] != text:
+                self.shown.append((time.perf_counter(), text))
+        label.setText = record
+
+    def between(self, start, end):
+        return [(t, text) for t, text in self.shown if start <= t <= end]
+
+
+def measure(table, settings, with_stacks, n_fits=2):
+    """Send `table` to a fresh widget, then press Apply (unless `n_fits`
+    is 1); probe throughout."""
     widget = OWNeuralGeneClassifier.__new__(
-        OWNeuralGeneClassifier, signal_manager=None, stored_settings=SETTINGS)
+        OWNeuralGeneClassifier, signal_manager=None, stored_settings=settings)
     widget.__init__()
     widget.show()
+    phase_log = PhaseLog(widget.phase_label)
     calls = CallLog()
     calls.trace(widget, WIDGET_CALLS)
     calls.trace(widget.plot, PLOT_CALLS, prefix="plot.")
@@ -288,7 +328,8 @@ def measure(table, with_stacks):
     run_loop_until(lambda: False, 1.0)  # idle, for the probe's own jitter
     idle_end = len(probe.ticks) - 1
     sent, sent_end, first_done = fit(send_data, 1)
-    applied, _, second_done = fit(widget.apply, 2)
+    if n_fits > 1:
+        applied, _, second_done = fit(widget.apply, 2)
     probe.timer.stop()
     gc.callbacks.remove(collection_log)
     busy, own = np.subtract(busy_cpu_seconds(), busy_before)
@@ -303,21 +344,39 @@ def measure(table, with_stacks):
          probe.last_before(sent), probe.first_after(sent_end)),
         ("first fit -> model output (imports TF)",
          probe.first_after(sent_end), probe.first_after(first_done)),
-        ("second fit: Apply -> model output",
-         probe.last_before(applied), probe.first_after(second_done)),
     ]
+    fits = [("first fit", sent, first_done)]
+    if n_fits > 1:
+        phases.append(("second fit: Apply -> model output",
+                       probe.last_before(applied),
+                       probe.first_after(second_done)))
+        fits.append(("second fit", applied, second_done))
+    if learner.auto:
+        how = (f"settings chosen automatically (inner cross-validation), "
+               f"{learner.ensemble_size} networks averaged")
+    else:
+        how = (f"set by hand: hidden {learner.hidden_layers}, "
+               f"{learner.epochs} epochs, batch {learner.batch_size}, genes "
+               f"{learner.n_genes or 'all'}, early stopping "
+               f"{learner.early_stopping}, {learner.ensemble_size} "
+               f"network(s)")
+    X = table.X
+    kind = (f"sparse, {X.nnz / np.prod(X.shape):.0%} non-zero"
+            if sp.issparse(X) else "dense")
     print(f"Event loop while training on {len(table)} samples x "
-          f"{len(table.domain.attributes)} genes, {CLASSES} classes: hidden "
-          f"{learner.hidden_layers}, {learner.epochs} epochs, batch "
-          f"{learner.batch_size}, genes {learner.n_genes or 'all'}, early "
-          f"stopping {learner.early_stopping}; {os.cpu_count()} cores, "
+          f"{len(table.domain.attributes)} genes ({kind}), "
+          f"{len(table.domain.class_var.values)} classes, {how}; "
+          f"{os.cpu_count()} cores, "
           f"QT_QPA_PLATFORM={os.environ['QT_QPA_PLATFORM']}, stack sampler "
           f"{'off' if sampler is None else 'on'}; CPU time meanwhile: "
           f"this process {own:.1f} s, others {busy - own:.1f} s")
-    return np.asarray(probe.ticks), phases, calls, collection_log, sampler
+    shown = [(label, start, done, phase_log.between(start, done))
+             for label, start, done in fits]
+    return (np.asarray(probe.ticks), phases, calls, collection_log, sampler,
+            shown)
 
 
-def report(ticks, phases, calls, collection_log, sampler):
+def report(ticks, phases, calls, collection_log, sampler, shown):
     print(f"  {'phase':<42}{'window':>9}{'max stall':>11}{'p99':>9}"
           f"{'>100 ms':>9}")
     for label, first, last in phases:
@@ -345,6 +404,20 @@ def report(ticks, phases, calls, collection_log, sampler):
         print(f"    {ticks[i] - origin:7.2f}s  stall "
               f"{1000 * (ticks[i + 1] - ticks[i] - TICK):6.0f} ms")
         explain_stall(ticks[i], ticks[i + 1], calls, collection_log, sampler)
+    report_phases(shown)
+
+
+def report_phases(shown):
+    """Each fit's time, and the phases its widget showed: when each
+    appeared (s from the fit's start) and how long it stayed."""
+    for label, start, done, texts in shown:
+        print(f"  {label}: {done - start:.1f} s from the data (or Apply) to "
+              f"the model; the phase line showed:")
+        ends = [t for t, _ in texts[1:]] + [None]
+        for (when, text), end in zip(texts, ends):
+            stayed = (f"{end - when:7.1f} s" if end is not None
+                      else "   (kept)")
+            print(f"    {when - start:7.1f} s {stayed}  {text or '(empty)'}")
 
 
 def explain_stall(a, b, calls, collection_log, sampler):
@@ -380,10 +453,23 @@ def main():
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--genes", type=int, default=20000)
     parser.add_argument("--no-stacks", action="store_true")
+    parser.add_argument("--cells", type=int,
+                        help="train on this many cells of sparse synthetic "
+                             "single-cell counts instead of the wide table")
+    parser.add_argument("--defaults", action="store_true",
+                        help="with --cells: the widget's default settings "
+                             "(automatic choice) instead of by hand")
+    parser.add_argument("--fits", type=int, choices=(1, 2), default=2,
+                        help="1: only the first fit, without Apply")
     args = parser.parse_args()
-    table = wide_table(args.samples, args.genes)
+    if args.cells:
+        table, _ = synthetic_sets(args.cells, args.genes)
+        settings = DEFAULT_SETTINGS if args.defaults else SINGLE_CELL_BY_HAND
+    else:
+        table, settings = wide_table(args.samples, args.genes), SETTINGS
     app = QApplication.instance() or QApplication([])  # noqa: F841
-    report(*measure(table, with_stacks=not args.no_stacks))
+    report(*measure(table, settings, with_stacks=not args.no_stacks,
+                    n_fits=args.fits))
     report_full_collection()
 
 

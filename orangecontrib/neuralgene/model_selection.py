@@ -257,7 +257,7 @@ def choose_and_train(X, y, weights, family: Sequence[Candidate],
         selection = inner_cross_validation(
             X, y, weights, family, n_folds, seed, n_classes, ensemble_size,
             lambda done: report(0.8 * done, "Choosing the network"))
-    report(0.8, "Training the chosen networks")
+    report(0.8, "Picking the genes of the chosen networks")
     return (selection, *_train_ensemble(
         X, y, weights, selection, seed, n_classes,
         lambda done: report(0.8 + 0.2 * done, "Training the chosen networks")))

@@ -4,9 +4,11 @@ from unittest import mock
 import numpy as np
 import scipy.sparse as sp
 
-from orangecontrib.neuralgene import network
+from orangecontrib.neuralgene import distributed, network, sparse_batches
 from orangecontrib.neuralgene.network import (
-    NetworkSpec, TrainingConfig, TrainingDiverged, clear_trainer_pool)
+    NetworkSpec, ScaledSparseExpression, TrainingConfig, TrainingDiverged,
+    clear_trainer_pool)
+from orangecontrib.neuralgene.tensorflow_startup import import_keras
 from orangecontrib.neuralgene.tensors import (
     MAPPED_BYTES, as_tensor, float32_copy)
 from orangecontrib.neuralgene.training import train_network
@@ -75,6 +77,61 @@ class TestTrainNetwork(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "learning rate") as raised:
             train_network(X, y, spec, config)
         self.assertIsInstance(raised.exception, TrainingDiverged)
+
+
+def sparse_expression(n_samples=60, n_genes=30):
+    """Sparse expression scaled by a scale of 0.5 and clipped at 1.5, which
+    clips many values; and its classes."""
+    X, y = expression_arrays(n_samples, n_genes)
+    X[X < 0.5] = 0
+    X = sp.csr_matrix(X.astype(np.float32))
+    center = np.asarray(X.mean(axis=0)).ravel()
+    return ScaledSparseExpression(X, center, np.full(n_genes, 0.5), 1.5), y
+
+
+class TestScaledSparseExpression(unittest.TestCase):
+    spec = NetworkSpec(30, 3, (16,), "relu", 0.3, 1e-3)
+    config = TrainingConfig(epochs=6, batch_size=8, learning_rate=0.01,
+                            patience=3, seed=4)
+    weights = np.linspace(0.5, 2, 60)
+    rows = np.arange(45), np.arange(45, 60)
+
+    def assert_same_training(self, got, expected):
+        self.assertEqual(got.history.keys(), expected.history.keys())
+        for key, values in expected.history.items():
+            np.testing.assert_allclose(got.history[key], values, rtol=1e-5)
+        self.assertEqual(got.best_epoch, expected.best_epoch)
+        for a, b in zip(got.network.weights, expected.network.weights):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+    def test_reads_as_an_array_dense_scaled_and_clipped(self):
+        X, _ = sparse_expression()
+        values = X.X.toarray()
+        np.testing.assert_allclose(
+            np.asarray(X), np.clip((values - X.center) / 0.5, -1.5, 1.5),
+            rtol=1e-6)
+        self.assertEqual(np.asarray(X, np.float64).dtype, np.float64)
+
+    def test_trains_as_its_dense_values_a_batch_at_a_time(self):
+        X, y = sparse_expression()
+        # validation rows evaluated four at a time
+        with mock.patch.object(sparse_batches, "BLOCK_ELEMENTS", 4 * 30):
+            sparse = train_network(X, y, self.spec, self.config,
+                                   self.weights, *self.rows)
+        dense = train_network(float32_copy(np.asarray(X)), y, self.spec,
+                              self.config, self.weights, *self.rows)
+        self.assert_same_training(sparse, dense)
+
+    def test_replicated_steps_read_it_whole_and_dense(self):
+        import_keras()
+        import tensorflow as tf
+
+        X, y = sparse_expression()
+        strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+        sparse, dense = [distributed.train_distributed(
+            strategy, inputs, y, self.spec, self.config, self.weights,
+            *self.rows, None) for inputs in (X, np.asarray(X))]
+        self.assert_same_training(sparse, dense)
 
 
 class TestTrainerPool(unittest.TestCase):

@@ -10,7 +10,7 @@ from sklearn.feature_selection import f_classif
 
 from orangecontrib.neuralgene import NeuralGeneClassifierLearner
 from orangecontrib.neuralgene import (
-    learner as learner_module, model_selection, sparse_batches,
+    learner as learner_module, model_selection, network, sparse_batches,
     sparse_expression)
 from orangecontrib.neuralgene.attribution import ROWS_PER_CLASS
 from orangecontrib.neuralgene.gene_scores import anova_f_scores
@@ -23,6 +23,8 @@ from tests.helpers import counts_table
 # Settings by hand as in the single-cell benchmark, with few epochs
 MANUAL = dict(auto=False, n_genes=200, epochs=3, early_stopping=False,
               ensemble_size=1)
+# The same with all genes, which the network reads sparse
+ALL_GENES = dict(MANUAL, n_genes=None)
 # The automatic choice, its inner cross-validation cut short
 FEW_EPOCHS = 10
 
@@ -51,7 +53,7 @@ class DenseCopies:
 
         self.patches = [
             mock.patch.object(module, "float32_copy", float32_copy)
-            for module in (learner_module, sparse_expression)] + [
+            for module in (learner_module, sparse_expression, network)] + [
             mock.patch.object(sp.csr_matrix, "toarray", csr_toarray)]
 
     def __enter__(self):
@@ -107,6 +109,11 @@ class TestNeverDenseAsAWhole(unittest.TestCase):
         model = self.assert_never_dense(NeuralGeneClassifierLearner(**MANUAL))
         self.assertEqual(len(model.selected_genes), 200)
 
+    def test_by_hand_with_all_genes(self):
+        model = self.assert_never_dense(
+            NeuralGeneClassifierLearner(**ALL_GENES))
+        self.assertEqual(len(model.selected_genes), self.n_genes)
+
     def test_with_the_automatic_choice(self):
         with automatic_choice_cut_short():
             model = self.assert_never_dense(NeuralGeneClassifierLearner())
@@ -136,6 +143,19 @@ class TestSparseAsDense(unittest.TestCase):
             NeuralGeneClassifierLearner(**MANUAL))
         np.testing.assert_array_equal(sparse_model.selected_genes,
                                       dense_model.selected_genes)
+        np.testing.assert_allclose(
+            gene_importance(sparse_model, self.sparse).overall,
+            gene_importance(dense_model, self.dense).overall, atol=1e-6)
+
+    def test_by_hand_with_all_genes(self):
+        # with early stopping, its 15 validation rows evaluated 4 at a time
+        learner = NeuralGeneClassifierLearner(**dict(
+            ALL_GENES, epochs=6, early_stopping=True, patience=2))
+        with mock.patch.object(sparse_batches, "BLOCK_ELEMENTS", 4 * 1500):
+            sparse_model, dense_model = self.assert_same_predictions(learner)
+        for key, values in dense_model.history.items():
+            np.testing.assert_allclose(sparse_model.history[key], values,
+                                       rtol=1e-5)
         np.testing.assert_allclose(
             gene_importance(sparse_model, self.sparse).overall,
             gene_importance(dense_model, self.dense).overall, atol=1e-6)

@@ -1,5 +1,6 @@
-"""One set of training rules: the add-on's own loop and Keras's fit over
-several devices report the same losses and stop at the same rule."""
+"""One set of training rules: the add-on's own loop on one device and its
+replicated steps over several devices report the same losses and stop at
+the same rule."""
 import json
 import math
 import textwrap
@@ -118,7 +119,7 @@ class TestBothPathsReportAlike(unittest.TestCase):
         done = run_in_fresh_interpreter(cls(), BOTH_PATHS)
         cls.results = json.loads(done.stdout.strip().splitlines()[-1])
 
-    def test_only_the_strategy_scope_trains_with_fit_over_two_replicas(self):
+    def test_only_the_strategy_scope_trains_with_replicated_steps(self):
         self.assertEqual(self.results["replicas"], [2, 2])
 
     def test_losses_are_weighted_cross_entropy_without_penalty(self):

@@ -14,7 +14,9 @@ The batches are those of the add-on's own loop (``network.py``): the same
 shuffle of the training rows each epoch, and ``batch_size`` rows in each,
 split among all replicas; the replicas' gradients are summed, so a step is
 the step of one device on the whole batch. Every replica takes its rows
-from X, which every machine holds in full, so no input pipeline is sharded.
+from X, which every machine holds in full, so no input pipeline is sharded;
+sparse expression (``network.ScaledSparseExpression``) is made dense and
+scaled here as a whole, unlike in the one-device loop.
 Losses and accuracies are summed over the replicas before anything is
 decided on them, so early stopping and divergence (``training_rules``)
 decide alike on every machine, and every machine ends with the same

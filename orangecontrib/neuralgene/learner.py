@@ -30,10 +30,11 @@ from orangecontrib.neuralgene.importance import gene_importance
 from orangecontrib.neuralgene.model_selection import (
     ENSEMBLE_SIZE, Member, ModelSelection, choose_and_train, default_family,
     family_notes)
-from orangecontrib.neuralgene.network import NetworkSpec, TrainingConfig
+from orangecontrib.neuralgene.network import (
+    NetworkSpec, ScaledSparseExpression, TrainingConfig)
 from orangecontrib.neuralgene.sparse_expression import (
-    fill_missing_with_means, float32_sparse_copy, kept_columns, row_blocks,
-    stored_values)
+    fill_missing_with_means, fit_scaler, float32_sparse_copy, kept_columns,
+    row_blocks, stored_values)
 from orangecontrib.neuralgene.tensors import float32_copy
 from orangecontrib.neuralgene.training import train_network
 
@@ -388,7 +389,6 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
     def _fit_manual(self, X, y, weights, seed, notes):
         selected, gene_scores = self._select_genes(X, y)
         X, scaler = _standardize(X, selected)
-        X = _clip_outliers(X)
         spec = NetworkSpec(
             n_inputs=X.shape[1], n_classes=int(y.max()) + 1,
             hidden_layers=tuple(int(w) for w in
@@ -507,17 +507,21 @@ def _log_counts(X):
 
 
 def _standardize(X, selected):
-    """Kept genes of X (fit's own copy) scaled in place to zero mean and
-    unit variance, and the fitted scaler."""
+    """The networks' input from the kept genes of X (fit's own copy), scaled
+    to zero mean and unit variance with outliers clipped, and the fitted
+    scaler. Dense genes are scaled in place; all genes of sparse X stay
+    sparse, and the network scales a batch of them at a time."""
     if len(selected) < X.shape[1]:
         X = kept_columns(X, selected)
-    elif sp.issparse(X):
-        X = _dense_float32(X)  # all genes kept: the network reads them dense
+    if sp.issparse(X):
+        scaler = fit_scaler(X)
+        return ScaledSparseExpression(X, scaler.mean_, scaler.scale_,
+                                      MOST_STANDARD_DEVIATIONS), scaler
     scaler = StandardScaler(copy=False)
     step = max(1, _SCALING_CHUNK_ELEMENTS // max(1, X.shape[1]))
     for start in range(0, len(X), step):
         scaler.partial_fit(X[start:start + step])
-    return scaler.transform(X), scaler
+    return _clip_outliers(scaler.transform(X)), scaler
 
 
 def _dense_float32(X):

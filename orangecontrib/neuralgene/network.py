@@ -1,27 +1,31 @@
 """Keras network for gene expression classification: its architecture, its
-weights, and training it on one device with the add-on's own loop.
+weights, and training it on one device with the add-on's own loop, from a
+dense matrix or from sparse expression made dense a batch at a time.
 
-Numpy in, numpy out; knows neither Orange nor Qt. TensorFlow is imported on
-first use (through ``tensorflow_startup``), never at module import. Training
-goes through ``training.train_network``, which picks this loop or Keras's
-``fit`` over several devices; both follow ``training_rules``.
+Numpy and scipy in, numpy out; knows neither Orange nor Qt. TensorFlow is
+imported on first use (through ``tensorflow_startup``), never at module
+import. Training goes through ``training.train_network``, which picks this
+loop or, over several devices, the replicated steps of ``distributed``;
+both follow ``training_rules``.
 """
 import threading
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Tuple
 
 import numpy as np
+import scipy.sparse as sp
 
+from orangecontrib.neuralgene import sparse_batches
 from orangecontrib.neuralgene.tensorflow_startup import import_keras
-from orangecontrib.neuralgene.tensors import as_tensor
+from orangecontrib.neuralgene.tensors import as_tensor, float32_copy
 from orangecontrib.neuralgene.training_rules import (
     EarlyStopping, TrainingDiverged, check_not_diverged, cross_entropy,
     sample_weights)
 
 __all__ = ["NetworkSpec", "TrainingConfig", "TrainedNetwork",
            "TrainingOutcome", "TrainingDiverged", "EpochCallback",
-           "build_network", "initialize_weights", "train_on_one_device",
-           "clear_trainer_pool"]
+           "ScaledSparseExpression", "build_network", "initialize_weights",
+           "train_on_one_device", "clear_trainer_pool"]
 
 # Called after every epoch with (epoch, n_epochs, logs); raising aborts training.
 EpochCallback = Callable[[int, int, Dict[str, float]], None]
@@ -42,6 +46,38 @@ class NetworkSpec:
         widths = (self.n_inputs, *self.hidden_layers, self.n_classes)
         return sum((n_in + 1) * n_out
                    for n_in, n_out in zip(widths, widths[1:]))
+
+
+@dataclass(frozen=True, eq=False)
+class ScaledSparseExpression:
+    """Samples × genes stored sparse, which the network reads standardized,
+    ``(X - center) / scale`` clipped to ±``limit``.
+
+    The one-device loop makes the rows of one batch (or of one block of
+    validation rows) dense and scaled at a time, inside its graph, so the
+    whole table is never dense. Whatever reads it as an array
+    (``np.asarray``), as training over several devices (``distributed``)
+    does, gets the whole table dense and scaled.
+    """
+    X: sp.csr_matrix
+    center: np.ndarray
+    scale: np.ndarray
+    limit: float
+
+    @property
+    def shape(self):
+        return self.X.shape
+
+    def __len__(self):
+        return self.X.shape[0]
+
+    def __array__(self, dtype=None, copy=None):
+        with np.errstate(over="ignore"):  # beyond float32: clipped below
+            X = float32_copy(self.X)
+            X -= self.center.astype(np.float32)
+            X /= self.scale.astype(np.float32)
+        np.clip(X, -self.limit, self.limit, out=X)
+        return X if dtype is None else X.astype(dtype, copy=False)
 
 
 @dataclass(frozen=True)
@@ -101,21 +137,15 @@ class TrainedNetwork:
         self.__init__(state["spec"], state["weights"])
 
 
-def build_network(spec: NetworkSpec, l2_regularizers=False):
-    """The Keras model; the L2 penalty is left to the training step unless
-    ``l2_regularizers`` attaches it as Keras regularizers (for ``fit``)."""
+def build_network(spec: NetworkSpec):
+    """The Keras model; the L2 penalty is left to the training step."""
     keras = import_keras()
-    regularizer = None
-    if l2_regularizers and spec.l2 > 0:
-        regularizer = keras.regularizers.L2(spec.l2)
     layers = [keras.Input(shape=(spec.n_inputs,))]
     for width in spec.hidden_layers:
-        layers.append(keras.layers.Dense(width, activation=spec.activation,
-                                         kernel_regularizer=regularizer))
+        layers.append(keras.layers.Dense(width, activation=spec.activation))
         if spec.dropout > 0:
             layers.append(keras.layers.Dropout(spec.dropout))
-    layers.append(keras.layers.Dense(spec.n_classes, activation="softmax",
-                                     kernel_regularizer=regularizer))
+    layers.append(keras.layers.Dense(spec.n_classes, activation="softmax"))
     return keras.Sequential(layers)
 
 
@@ -151,7 +181,9 @@ def train_on_one_device(X, y, spec, config, sample_weight, train_rows,
 
     Rows are picked inside the training graph, so X is never copied in
     parts; on the CPU a C-ordered float32 X (``tensors.float32_copy``) is
-    not copied at all.
+    not copied at all. A ``ScaledSparseExpression`` X stays sparse: a batch
+    of its rows, or a block of its validation rows, is made dense and
+    scaled at a time.
     """
     trainer = _TrainerPool.take(spec)
     try:
@@ -210,7 +242,9 @@ class _Trainer:
     one run on a busy 2-core CPU) it took 6.1 s plain, 5.9 s with
     ``steps_per_execution`` (an epoch per call), 6.1 s with ``jit_compile``
     and 5.2 s with both, against 2.1 s for this loop, which has XLA fuse
-    only the optimizer's update.
+    only the optimizer's update. Sparse expression
+    (``ScaledSparseExpression``) has an epoch of its own, traced when first
+    met.
     """
 
     fuse_update = True
@@ -247,10 +281,27 @@ class _Trainer:
                 features, labels, weights, labels, features, labels, weights,
                 tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int32)]
         ).get_concrete_function()
+        self._run_sparse_epoch = None
         self._keep_best = tf.function(
             self._copy_weights(to_best=True)).get_concrete_function()
         self._restore_best = tf.function(
             self._copy_weights(to_best=False)).get_concrete_function()
+
+    def _sparse_epoch_function(self):
+        import tensorflow as tf
+
+        if self._run_sparse_epoch is None:
+            genes = tf.TensorSpec([self.spec.n_inputs], tf.float32)
+            labels = tf.TensorSpec([None], tf.int32)
+            count = tf.TensorSpec([], tf.int32)
+            self._run_sparse_epoch = tf.function(
+                self._sparse_epoch, autograph=False, input_signature=[
+                    *sparse_batches.csr_signature(), genes, genes,
+                    tf.TensorSpec([], tf.float32), labels,
+                    tf.TensorSpec([None], tf.float32), labels, count, labels,
+                    count, tf.TensorSpec([2], tf.int32)]
+            ).get_concrete_function()
+        return self._run_sparse_epoch
 
     def _copy_weights(self, to_best):
         def copy():
@@ -286,7 +337,11 @@ class _Trainer:
         self.optimizer.apply(gradients, variables)
         return tf.constant(True)
 
-    def _epoch(self, X, y, w, rows, X_val, y_val, w_val, batch_size, seed):
+    def _train_epoch(self, batch_input, y, w, rows, batch_size, seed,
+                     **loop_options):
+        """One epoch of updates, on ``rows`` shuffled; ``batch_input``
+        gives the network's input for a batch of rows. Returns the
+        ``_weighted_sums`` over the batches."""
         import tensorflow as tf
 
         n = tf.shape(rows)[0]
@@ -297,7 +352,7 @@ class _Trainer:
             batch = order[start:start + batch_size]
             with tf.GradientTape() as tape:
                 sums = self._weighted_sums(
-                    tf.gather(X, batch), tf.gather(y, batch),
+                    batch_input(batch), tf.gather(y, batch),
                     tf.gather(w, batch), training=True)
                 loss = sums[0] / tf.maximum(sums[2], 1e-12)
             updated = self._apply_update(tape.gradient(loss, variables))
@@ -306,10 +361,52 @@ class _Trainer:
 
         _, sums = tf.while_loop(
             lambda start, _: start < n, train_on_batch,
-            (tf.constant(0), tf.zeros([3])))
-        val_sums = self._weighted_sums(X_val, y_val, w_val, training=False)
-        return tf.concat([sums[:2] / tf.maximum(sums[2], 1e-12),
-                          val_sums[:2] / tf.maximum(val_sums[2], 1e-12)], 0)
+            (tf.constant(0), tf.zeros([3])), **loop_options)
+        return sums
+
+    def _epoch(self, X, y, w, rows, X_val, y_val, w_val, batch_size, seed):
+        import tensorflow as tf
+
+        sums = self._train_epoch(lambda batch: tf.gather(X, batch), y, w,
+                                 rows, batch_size, seed)
+        return _mean_scores(
+            sums, self._weighted_sums(X_val, y_val, w_val, training=False))
+
+    def _sparse_epoch(self, indptr, indices, values, shape, center, scale,
+                      limit, y, w, validation_rows, block_rows, rows,
+                      batch_size, seed):
+        """``_epoch`` on sparse expression: the rows of a batch, or of a
+        block of validation rows, are made dense and scaled at a time."""
+        import tensorflow as tf
+
+        csr = (indptr, indices, values, shape)
+
+        def scaled_rows(which):
+            dense = tf.ensure_shape(sparse_batches.dense_rows(csr, which),
+                                    [None, self.spec.n_inputs])
+            return tf.clip_by_value((dense - center) / scale, -limit, limit)
+
+        # one batch dense at a time: TensorFlow would otherwise make the
+        # next ones ready while the weights are updated
+        sums = self._train_epoch(scaled_rows, y, w, rows, batch_size, seed,
+                                 parallel_iterations=1)
+        return _mean_scores(sums, self._blockwise_sums(
+            scaled_rows, y, w, validation_rows, block_rows))
+
+    def _blockwise_sums(self, rows_input, y, w, rows, block_rows):
+        """``_weighted_sums`` over ``rows``, ``block_rows`` of them at a
+        time, without dropout."""
+        import tensorflow as tf
+
+        def add_block(start, sums):
+            block = rows[start:start + block_rows]
+            return start + block_rows, sums + self._weighted_sums(
+                rows_input(block), tf.gather(y, block), tf.gather(w, block),
+                training=False)
+
+        return tf.while_loop(
+            lambda start, _: start < tf.size(rows), add_block,
+            (tf.constant(0), tf.zeros([3])), parallel_iterations=1)[1]
 
     def _reset(self, config: TrainingConfig):
         """Fresh weights and optimizer state, the same for a given seed
@@ -321,6 +418,44 @@ class _Trainer:
             variable.assign(tf.zeros_like(variable))
         self.optimizer.learning_rate = config.learning_rate
 
+    def _dense_epochs(self, X, y, w, validation_rows):
+        """The epoch on dense X, as a function of the training rows, the
+        batch size and the seed."""
+        import tensorflow as tf
+
+        X_val = tf.convert_to_tensor(np.asarray(
+            X[validation_rows], np.float32).reshape(-1, self.spec.n_inputs))
+        y_val = tf.convert_to_tensor(np.asarray(y, np.int32)[validation_rows])
+        w_val = tf.convert_to_tensor(w[validation_rows])
+        X = as_tensor(X)
+        y = tf.convert_to_tensor(np.asarray(y, dtype=np.int32))
+        w = tf.convert_to_tensor(w)
+
+        def run_epoch(rows, batch_size, seed):
+            return self._run_epoch(X, y, w, rows, X_val, y_val, w_val,
+                                   batch_size, seed)
+        return run_epoch
+
+    def _sparse_epochs(self, X: ScaledSparseExpression, y, w,
+                       validation_rows):
+        """``_dense_epochs`` for sparse expression."""
+        import tensorflow as tf
+
+        run = self._sparse_epoch_function()
+        block_rows = max(
+            1, sparse_batches.BLOCK_ELEMENTS // max(1, X.shape[1]))
+        inputs = (*sparse_batches.csr_tensors(X.X),
+                  tf.constant(np.asarray(X.center, np.float32)),
+                  tf.constant(np.asarray(X.scale, np.float32)),
+                  tf.constant(X.limit, tf.float32),
+                  tf.constant(np.asarray(y, np.int32)), tf.constant(w),
+                  tf.constant(np.asarray(validation_rows, np.int32)),
+                  tf.constant(block_rows, tf.int32))
+
+        def run_epoch(rows, batch_size, seed):
+            return run(*inputs, rows, batch_size, seed)
+        return run_epoch
+
     def train(self, X, y, config, sample_weight, train_rows,
               validation_rows, epoch_callback):
         import tensorflow as tf
@@ -328,14 +463,10 @@ class _Trainer:
         self._reset(config)
         w = sample_weights(sample_weight, len(y))
         validation = validation_rows is not None
-        rows = validation_rows if validation else []
-        X_val = tf.convert_to_tensor(
-            np.asarray(X[rows], np.float32).reshape(-1, self.spec.n_inputs))
-        y_val = tf.convert_to_tensor(np.asarray(y, np.int32)[rows])
-        w_val = tf.convert_to_tensor(w[rows])
-        X = as_tensor(X)
-        y = tf.convert_to_tensor(np.asarray(y, dtype=np.int32))
-        w = tf.convert_to_tensor(w)
+        epochs = (self._sparse_epochs
+                  if isinstance(X, ScaledSparseExpression)
+                  else self._dense_epochs)
+        run_epoch = epochs(X, y, w, validation_rows if validation else [])
         train_rows = tf.convert_to_tensor(np.asarray(train_rows, np.int32))
         batch_size = tf.constant(
             max(1, min(config.batch_size, len(train_rows))), tf.int32)
@@ -346,9 +477,8 @@ class _Trainer:
         stopping = EarlyStopping(config.patience)
         for epoch in range(1, config.epochs + 1):
             seed = tf.constant([config.seed, epoch], tf.int32)
-            loss, accuracy, val_loss, val_accuracy = self._run_epoch(
-                X, y, w, train_rows, X_val, y_val, w_val, batch_size,
-                seed).numpy()
+            loss, accuracy, val_loss, val_accuracy = run_epoch(
+                train_rows, batch_size, seed).numpy()
             logs = {"loss": float(loss), "accuracy": float(accuracy)}
             if validation:
                 logs.update(val_loss=float(val_loss),
@@ -371,3 +501,13 @@ class _Trainer:
         weights = [np.array(v) for v in self.model.get_weights()]
         return TrainingOutcome(TrainedNetwork(self.spec, weights), history,
                                best_epoch)
+
+
+def _mean_scores(sums, validation_sums):
+    """Loss and accuracy on the training rows, then on the validation rows,
+    from their ``_weighted_sums``."""
+    import tensorflow as tf
+
+    return tf.concat([sums[:2] / tf.maximum(sums[2], 1e-12),
+                      validation_sums[:2]
+                      / tf.maximum(validation_sums[2], 1e-12)], 0)

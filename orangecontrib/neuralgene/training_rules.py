@@ -1,6 +1,7 @@
 """The rules that both ways of training one network follow: the add-on's own
-loop on one device (``network``) and Keras's ``fit`` over several devices
-(``distributed``). The Training History output means the same either way.
+loop on one device (``network``) and its replicated steps over several
+devices or machines (``distributed``). The Training History output means
+the same either way.
 
 - Sample weights are ones where none are given.
 - The loss reported is the weighted mean cross-entropy, sum(w l) / sum(w),

@@ -34,7 +34,7 @@ from orangecontrib.neuralgene.network import (
     TrainedNetwork, TrainingOutcome, build_network, initialize_weights)
 from orangecontrib.neuralgene.tensorflow_startup import import_keras
 from orangecontrib.neuralgene.training_rules import (
-    EarlyStopping, check_not_diverged, cross_entropy, sample_weights)
+    EarlyStopping, check_not_diverged, sample_weights, weighted_sums)
 
 __all__ = ["train_distributed"]
 
@@ -182,11 +182,4 @@ class ReplicatedSteps:
         return sums
 
     def _weighted_sums(self, X, y, w, training):
-        import tensorflow as tf
-
-        probs = self.model(X, training=training)
-        hits = tf.cast(
-            tf.equal(tf.argmax(probs, axis=1, output_type=tf.int32), y),
-            tf.float32)
-        return tf.stack([tf.reduce_sum(cross_entropy(y, probs) * w),
-                         tf.reduce_sum(hits * w), tf.reduce_sum(w)])
+        return weighted_sums(self.model, X, y, w, training)

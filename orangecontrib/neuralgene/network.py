@@ -19,8 +19,8 @@ from orangecontrib.neuralgene import sparse_batches
 from orangecontrib.neuralgene.tensorflow_startup import import_keras
 from orangecontrib.neuralgene.tensors import as_tensor, float32_copy
 from orangecontrib.neuralgene.training_rules import (
-    EarlyStopping, TrainingDiverged, check_not_diverged, cross_entropy,
-    sample_weights)
+    EarlyStopping, TrainingDiverged, check_not_diverged, sample_weights,
+    weighted_sums)
 
 __all__ = ["NetworkSpec", "TrainingConfig", "TrainedNetwork",
            "TrainingOutcome", "TrainingDiverged", "EpochCallback",
@@ -314,15 +314,7 @@ class _Trainer:
         return copy
 
     def _weighted_sums(self, X, y, w, training):
-        """Sums over the rows of w × cross-entropy, w × hit, and w."""
-        import tensorflow as tf
-
-        probs = self.model(X, training=training)
-        hits = tf.cast(
-            tf.equal(tf.argmax(probs, axis=1, output_type=tf.int32), y),
-            tf.float32)
-        return tf.stack([tf.reduce_sum(cross_entropy(y, probs) * w),
-                         tf.reduce_sum(hits * w), tf.reduce_sum(w)])
+        return weighted_sums(self.model, X, y, w, training)
 
     def _update(self, gradients):
         import tensorflow as tf

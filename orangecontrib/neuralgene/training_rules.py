@@ -23,7 +23,7 @@ import numpy as np
 from orangecontrib.neuralgene.tensorflow_startup import import_keras
 
 __all__ = ["TrainingDiverged", "sample_weights", "cross_entropy",
-           "check_not_diverged", "EarlyStopping", "LOGGED"]
+           "weighted_sums", "check_not_diverged", "EarlyStopping", "LOGGED"]
 
 # what each epoch reports, in this order
 LOGGED = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -45,6 +45,20 @@ def cross_entropy(y, probs):
     class probabilities ``probs`` (tensors)."""
     keras = import_keras()
     return keras.losses.sparse_categorical_crossentropy(y, probs)
+
+
+def weighted_sums(model, X, y, w, training):
+    """Sums over the rows of w × cross-entropy, w × hit, and w, of a Keras
+    ``model``'s predictions on X (tensors): what the reported loss and
+    accuracy are made of."""
+    import tensorflow as tf
+
+    probs = model(X, training=training)
+    hits = tf.cast(
+        tf.equal(tf.argmax(probs, axis=1, output_type=tf.int32), y),
+        tf.float32)
+    return tf.stack([tf.reduce_sum(cross_entropy(y, probs) * w),
+                     tf.reduce_sum(hits * w), tf.reduce_sum(w)])
 
 
 def check_not_diverged(loss: float):

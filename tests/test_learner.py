@@ -258,6 +258,26 @@ class TestTraining(unittest.TestCase):
         self.assertEqual(progress[-1], 1)
         self.assertEqual(progress, sorted(progress))
 
+    def test_by_hand_progress_spans_every_network_and_names_it(self):
+        reports, epochs = [], []
+        NeuralGeneClassifierLearner(
+            **dict(QUICK_MANUAL, epochs=4, early_stopping=False,
+                   ensemble_size=2))(
+            expression_table(),
+            progress_callback=lambda p, message="": reports.append(
+                (p, message)),
+            epoch_callback=lambda epoch, *_: epochs.append(epoch))
+        fractions = [p for p, _ in reports]
+        self.assertEqual(fractions, sorted(fractions))
+        messages = [message for _, message in reports]
+        self.assertIn("Epoch 4 of 4", messages)
+        self.assertIn("Network 2 of 2: epoch 4 of 4", messages)
+        first_done = reports[messages.index("Epoch 4 of 4")][0]
+        self.assertAlmostEqual(first_done, 0.1 + 0.9 / 2)
+        self.assertEqual(fractions[-1], 1)
+        # the curves are the first network's
+        self.assertEqual(epochs, [1, 2, 3, 4])
+
     def test_balanced_class_weight_and_instance_weights_train(self):
         data = expression_table(n_samples=50)
         with data.unlocked():

@@ -586,6 +586,9 @@ class TestPhaseNames(TestCase):
                          "Training the network: epoch 3 of 10")
         self.assertEqual(phase_of("Epoch 3 of 10", by_hand(5)),
                          "Training the first of 5 networks: epoch 3 of 10")
+        self.assertEqual(
+            phase_of("Network 2 of 5: epoch 3 of 10", by_hand(5)),
+            "Training network 2 of 5: epoch 3 of 10")
 
     def test_by_hand_the_steps_before_the_epochs_name_the_genes(self):
         top = NeuralGeneClassifierLearner(auto=False, n_genes=200)

@@ -396,7 +396,8 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
             activation=self.activation, dropout=float(self.dropout),
             l2=float(self.l2))
         members, outcomes = [], []
-        for i in range(int(self.ensemble_size)):
+        n_networks = int(self.ensemble_size)
+        for i in range(n_networks):
             train_rows, validation_rows = self._validation_split(
                 y, seed + i, notes if i == 0 else [])
             config = TrainingConfig(
@@ -406,7 +407,7 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
             outcome = train_network(
                 X, y, spec, config, sample_weight=weights,
                 train_rows=train_rows, validation_rows=validation_rows,
-                epoch_callback=self._report_epoch if i == 0 else None)
+                epoch_callback=self._epoch_reporter(i, n_networks))
             members.append(Member(outcome.network, np.arange(X.shape[1])))
             outcomes.append(outcome)
         return NeuralGeneClassifierModel(
@@ -417,12 +418,22 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
         if self._progress_callback is not None:
             self._progress_callback(0.1 + 0.9 * fraction, message)
 
-    def _report_epoch(self, epoch, n_epochs, logs):
-        if self._progress_callback is not None:
-            self._progress_callback(0.1 + 0.9 * epoch / n_epochs,
-                                    f"Epoch {epoch} of {n_epochs}")
-        if self._epoch_callback is not None:
-            self._epoch_callback(epoch, n_epochs, logs)
+    def _epoch_reporter(self, network, n_networks):
+        """The epoch callback of the ``network``-th of ``n_networks`` trained
+        by hand: progress over all of them; the first network's epochs also
+        reach the caller's epoch callback (its curves are the model's)."""
+        def report(epoch, n_epochs, logs):
+            if self._progress_callback is not None:
+                message = f"Epoch {epoch} of {n_epochs}"
+                if network:
+                    message = f"Network {network + 1} of {n_networks}: " \
+                              + message.lower()
+                self._progress_callback(
+                    0.1 + 0.9 * (network + epoch / n_epochs) / n_networks,
+                    message)
+            if network == 0 and self._epoch_callback is not None:
+                self._epoch_callback(epoch, n_epochs, logs)
+        return report
 
     def _select_genes(self, X, y):
         """Indices of the genes kept, and every gene's ANOVA F score (None

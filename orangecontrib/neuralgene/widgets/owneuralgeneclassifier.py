@@ -40,6 +40,8 @@ PHASES = {
 }
 MEASURING_IMPORTANCE = "Measuring gene importance"
 EPOCH_MESSAGE = re.compile(r"Epoch (\d+) of (\d+)$")
+LATER_NETWORK_MESSAGE = re.compile(
+    r"Network (\d+) of (\d+): epoch (\d+) of (\d+)$")
 
 
 class TrainingInterrupted(Exception):
@@ -63,10 +65,14 @@ def phase_of(message, learner=None):
         n_genes = getattr(learner, "n_genes", None)
         return (f"Picking and scaling the top {n_genes} genes" if n_genes
                 else "Scaling the genes")
+    later = LATER_NETWORK_MESSAGE.match(message)
+    if later is not None:
+        return (f"Training network {later[1]} of {later[2]}: "
+                f"epoch {later[3]} of {later[4]}")
     epoch = EPOCH_MESSAGE.match(message)
     if epoch is None:
         return PHASES.get(message, message)
-    # by hand, the learner reports the epochs of the first network only
+    # "Epoch i of n" is the first network's; later ones say which they are
     n_networks = int(getattr(learner, "ensemble_size", 1)) if by_hand else 1
     network = ("the network" if n_networks == 1
                else f"the first of {n_networks} networks")

@@ -34,7 +34,7 @@ from orangecontrib.neuralgene.network import (
     TrainedNetwork, TrainingOutcome, build_network, initialize_weights)
 from orangecontrib.neuralgene.tensorflow_startup import import_keras
 from orangecontrib.neuralgene.training_rules import (
-    EarlyStopping, check_not_diverged, sample_weights, weighted_sums)
+    LOGGED, run_epochs, sample_weights, weighted_sums)
 
 __all__ = ["train_distributed"]
 
@@ -52,36 +52,28 @@ def train_distributed(strategy, X, y, spec, config, sample_weight,
     batch_size = max(1, min(config.batch_size, len(train_rows)))
     validation = validation_rows is not None
 
-    history = {"loss": [], "accuracy": []}
-    if validation:
-        history.update(val_loss=[], val_accuracy=[])
-    stopping = EarlyStopping(config.patience)
-    best_weights = None
-    for epoch in range(1, config.epochs + 1):
+    best_weights = []
+
+    def one_epoch(epoch):
         order = epoch_order(train_rows, config.seed, epoch)
         sums = np.zeros(3)
         for start in range(0, len(order), batch_size):
             sums += steps.train(X, y, w, order[start:start + batch_size])
-        logs = dict(zip(("loss", "accuracy"), weighted_means(sums)))
+        scores = weighted_means(sums)
         if validation:
-            logs.update(zip(("val_loss", "val_accuracy"), weighted_means(
-                steps.evaluate(X, y, w, validation_rows))))
-        for key, value in logs.items():
-            history[key].append(value)
-        if epoch_callback is not None:
-            epoch_callback(epoch, config.epochs, logs)
-        check_not_diverged(logs["loss"])
-        if validation:
-            if stopping.is_best(epoch, logs["val_loss"]):
-                best_weights = steps.model.get_weights()
-            elif stopping.should_stop(epoch):
-                break
-    best_epoch = stopping.best_epoch
-    if best_epoch:
+            scores += weighted_means(steps.evaluate(X, y, w, validation_rows))
+        return dict(zip(LOGGED, scores))
+
+    def keep_best():
+        best_weights[:] = steps.model.get_weights()
+
+    def restore_best():
         with strategy.scope():
             steps.model.set_weights(best_weights)
-    else:
-        best_epoch = len(history["loss"])
+
+    history, best_epoch = run_epochs(
+        one_epoch, config.epochs, config.patience, validation,
+        epoch_callback, keep_best, restore_best)
     network = TrainedNetwork(
         spec, [np.array(w) for w in steps.model.get_weights()])
     return TrainingOutcome(network, history, best_epoch)

@@ -19,8 +19,7 @@ from orangecontrib.neuralgene import sparse_batches
 from orangecontrib.neuralgene.tensorflow_startup import import_keras
 from orangecontrib.neuralgene.tensors import as_tensor, float32_copy
 from orangecontrib.neuralgene.training_rules import (
-    EarlyStopping, TrainingDiverged, check_not_diverged, sample_weights,
-    weighted_sums)
+    LOGGED, TrainingDiverged, run_epochs, sample_weights, weighted_sums)
 
 __all__ = ["NetworkSpec", "TrainingConfig", "TrainedNetwork",
            "TrainingOutcome", "TrainingDiverged", "EpochCallback",
@@ -463,33 +462,16 @@ class _Trainer:
         batch_size = tf.constant(
             max(1, min(config.batch_size, len(train_rows))), tf.int32)
 
-        history = {"loss": [], "accuracy": []}
-        if validation:
-            history.update(val_loss=[], val_accuracy=[])
-        stopping = EarlyStopping(config.patience)
-        for epoch in range(1, config.epochs + 1):
-            seed = tf.constant([config.seed, epoch], tf.int32)
-            loss, accuracy, val_loss, val_accuracy = run_epoch(
-                train_rows, batch_size, seed).numpy()
-            logs = {"loss": float(loss), "accuracy": float(accuracy)}
-            if validation:
-                logs.update(val_loss=float(val_loss),
-                            val_accuracy=float(val_accuracy))
-            for key, value in logs.items():
-                history[key].append(value)
-            if epoch_callback is not None:
-                epoch_callback(epoch, config.epochs, logs)
-            check_not_diverged(loss)
-            if validation:
-                if stopping.is_best(epoch, val_loss):
-                    self._keep_best()
-                elif stopping.should_stop(epoch):
-                    break
-        best_epoch = stopping.best_epoch
-        if best_epoch:
-            self._restore_best()
-        else:
-            best_epoch = len(history["loss"])
+        logged = LOGGED if validation else LOGGED[:2]
+
+        def one_epoch(epoch):
+            scores = run_epoch(train_rows, batch_size, tf.constant(
+                [config.seed, epoch], tf.int32)).numpy()
+            return {key: float(score) for key, score in zip(logged, scores)}
+
+        history, best_epoch = run_epochs(
+            one_epoch, config.epochs, config.patience, validation,
+            epoch_callback, self._keep_best, self._restore_best)
         weights = [np.array(v) for v in self.model.get_weights()]
         return TrainingOutcome(TrainedNetwork(self.spec, weights), history,
                                best_epoch)

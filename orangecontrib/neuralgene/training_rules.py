@@ -16,14 +16,15 @@ the same either way.
   ``TrainingDiverged``.
 """
 import math
-from typing import Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from orangecontrib.neuralgene.tensorflow_startup import import_keras
 
 __all__ = ["TrainingDiverged", "sample_weights", "cross_entropy",
-           "weighted_sums", "check_not_diverged", "EarlyStopping", "LOGGED"]
+           "weighted_sums", "check_not_diverged", "EarlyStopping",
+           "run_epochs", "LOGGED"]
 
 # what each epoch reports, in this order
 LOGGED = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -86,3 +87,34 @@ class EarlyStopping:
 
     def should_stop(self, epoch: int) -> bool:
         return epoch - self.best_epoch >= self.patience
+
+
+def run_epochs(run_epoch: Callable[[int], Dict[str, float]], n_epochs: int,
+               patience: int, validation: bool, epoch_callback,
+               keep_best: Callable[[], None], restore_best: Callable[[], None]
+               ) -> Tuple[Dict[str, List[float]], int]:
+    """The epochs of training one network, by these rules, whichever way
+    an epoch is trained: ``run_epoch(epoch)`` trains epoch 1, 2, … and
+    returns its logs (``LOGGED``, the validation ones with ``validation``);
+    ``keep_best`` keeps the weights of the best epoch so far and
+    ``restore_best`` brings them back at the end. Returns the history and
+    the best epoch."""
+    history = {key: [] for key in LOGGED
+               if validation or not key.startswith("val_")}
+    stopping = EarlyStopping(patience)
+    for epoch in range(1, n_epochs + 1):
+        logs = run_epoch(epoch)
+        for key, value in logs.items():
+            history[key].append(value)
+        if epoch_callback is not None:
+            epoch_callback(epoch, n_epochs, logs)
+        check_not_diverged(logs["loss"])
+        if validation:
+            if stopping.is_best(epoch, logs["val_loss"]):
+                keep_best()
+            elif stopping.should_stop(epoch):
+                break
+    if stopping.best_epoch:
+        restore_best()
+        return history, stopping.best_epoch
+    return history, len(history["loss"])

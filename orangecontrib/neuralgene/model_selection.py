@@ -33,8 +33,8 @@ from orangecontrib.neuralgene.sparse_expression import (
 from orangecontrib.neuralgene.training_rules import TrainingDiverged
 
 __all__ = ["Candidate", "CandidateScore", "ModelSelection", "Member",
-           "default_family", "family_notes", "genes_for_all", "FALLBACK", "choose_and_train",
-           "inner_cross_validation", "rank_candidates"]
+           "default_family", "family_notes", "genes_for_all", "FALLBACK",
+           "choose_and_train", "inner_cross_validation", "rank_candidates"]
 
 
 @dataclass(frozen=True)
@@ -302,7 +302,7 @@ def inner_cross_validation(X, y, weights, family, n_folds, seed,
             seed + i, report)
         return _scores(candidates, curves, n_folds)
 
-    scores = [score for stack_scores in _side_by_side(X)(train, len(stacks))
+    scores = [score for stack_scores in _train_stacks(train, len(stacks), X)
               for score in stack_scores]
     scores.sort(key=lambda score: family.index(score.candidate))
     for score in rank_candidates(scores)[:ensemble_size]:
@@ -331,17 +331,14 @@ def stack_key(candidate: Candidate, n_genes: int) -> tuple:
 SIDE_BY_SIDE_UP_TO = 2_000_000
 
 
-def _side_by_side(X):
-    """A function that calls ``train(i)`` for i in range(n) and returns the
-    results in order: in threads for small X, one after another otherwise."""
-    n_threads = min(os.cpu_count() or 1, 4)
+def _train_stacks(train, n_stacks, X):
+    """``[train(i) for i in range(n_stacks)]``: in threads where X is small,
+    one after another otherwise."""
+    n_threads = min(os.cpu_count() or 1, 4, n_stacks)
     if X.shape[0] * X.shape[1] > SIDE_BY_SIDE_UP_TO or n_threads < 2:
-        return lambda train, n: [train(i) for i in range(n)]
-
-    def in_threads(train, n):
-        with ThreadPoolExecutor(min(n_threads, n)) as pool:
-            return list(pool.map(train, range(n)))
-    return in_threads
+        return [train(i) for i in range(n_stacks)]
+    with ThreadPoolExecutor(n_threads) as pool:
+        return list(pool.map(train, range(n_stacks)))
 
 
 def _combined_progress(n_stacks, progress):
@@ -491,5 +488,5 @@ def _train_ensemble(X, y, weights, selection, seed, n_classes, progress):
                 "loss": curves.loss[:chosen[i].epochs, row].tolist(),
                 "accuracy": curves.accuracy[:chosen[i].epochs, row].tolist()}
 
-    _side_by_side(X_kept)(train, len(stack_items))
+    _train_stacks(train, len(stack_items), X_kept)
     return columns, scaler, members, histories[0]

@@ -85,7 +85,8 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
     networks × samples. ``learning_rate`` is Adam's, one for all networks
     or one each. With held-out rows, every network's weighted loss and
     accuracy on its training and its held-out rows are measured after every
-    epoch; without, the training rows' as met in the epoch's batches. With ``keep_epoch`` (one epoch count per network), the
+    epoch; without, the training rows' as met in the epoch's batches. With
+    ``keep_epoch`` (one epoch count per network), the
     weights each network had after that epoch are returned as
     ``TrainedNetwork``s that take the network's used genes (scale != 0),
     already scaled. With ``rows_per_epoch`` below the number of samples,
@@ -345,7 +346,8 @@ def _trace(hidden, activation, dropout, sparse):
         sparse_batches.csr_signature() if sparse else matrix,
         tf.TensorSpec([None], tf.int32), matrix, matrix,
         tf.TensorSpec([None], tf.float32), matrix, matrix,
-        tf.TensorSpec([], tf.bool), tf.TensorSpec([None], tf.int32), scalar, scalar,
+        tf.TensorSpec([], tf.bool), tf.TensorSpec([None], tf.int32),
+        scalar, scalar,
         tf.TensorSpec([None], tf.float32), tf.TensorSpec([2], tf.int32),
         scalar, scalar, state]).get_concrete_function()
 

@@ -91,18 +91,25 @@ def assert_valid_probabilities(model, data):
     return probs
 
 
+def _without_the_add_on(env):
+    """A copy of ``env`` (default: this process's environment) without the
+    variables the add-on sets there."""
+    env = dict(os.environ if env is None else env)
+    for name in SET_BY_THE_ADD_ON:
+        env.pop(name, None)
+    return env
+
+
 def fresh_interpreter(*args, stdin=None, env=None, binary=False):
     """A new interpreter run with ``args`` (a script, ``-m module`` or
     ``-c code``, and their arguments) in the repository's root, in ``env``
     (default: this process's environment) without what the add-on set
     there; the finished process, whatever its exit status. Input and output
     are text, or bytes where ``binary``."""
-    env = dict(os.environ if env is None else env)
-    for name in SET_BY_THE_ADD_ON:
-        env.pop(name, None)
     return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, input=stdin,
-        capture_output=True, text=not binary, timeout=HUNG, check=False)
+        [sys.executable, *args], cwd=ROOT, env=_without_the_add_on(env),
+        input=stdin, capture_output=True, text=not binary, timeout=HUNG,
+        check=False)
 
 
 def run_in_fresh_interpreter(test, code, *args, stdin=None, env=None,
@@ -140,9 +147,6 @@ def start_fresh_interpreter(code, *args, env=None, stdout=None, stderr=None):
     root, as ``fresh_interpreter`` runs it, but started and not waited for:
     the ``subprocess.Popen``, writing to the files ``stdout`` and
     ``stderr``. The caller waits for it, and kills it if need be."""
-    env = dict(os.environ if env is None else env)
-    for name in SET_BY_THE_ADD_ON:
-        env.pop(name, None)
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code), *args], cwd=ROOT,
-        env=env, stdout=stdout, stderr=stderr)
+        env=_without_the_add_on(env), stdout=stdout, stderr=stderr)

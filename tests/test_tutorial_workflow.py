@@ -1,4 +1,5 @@
 """The tutorial workflows open, run to the end, and are listed under Help > Examples."""
+import ast
 import os
 import unittest
 from unittest import mock
@@ -21,7 +22,9 @@ from Orange.widgets.tests.base import GuiTest
 
 from orangecontrib.neuralgene import tutorials
 from orangecontrib.neuralgene.tutorials.headless import (
-    load_workflow, run_until_idle, widget_registry)
+    load_workflow, run_until_idle, widget_registry, widgets_at_their_defaults)
+from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
+    OWNeuralGeneClassifier)
 
 WORKFLOW = os.path.join(os.path.dirname(tutorials.__file__),
                         "classify-tumours.ows")
@@ -29,6 +32,14 @@ GENE_RANKING_WORKFLOW = os.path.join(os.path.dirname(tutorials.__file__),
                                      "rank-genes.ows")
 WORKFLOWS = (WORKFLOW, GENE_RANKING_WORKFLOW)
 CLASSIFIER = "Neural Gene Classifier"
+WINDOW_SETTINGS = {"controlAreaVisible", "savedWidgetGeometry"}
+
+
+def classifier_defaults():
+    """The classifier widget's own defaults, window settings left out."""
+    settings = OWNeuralGeneClassifier.settingsHandler.provider.settings
+    return {name: setting.default for name, setting in settings.items()
+            if name not in WINDOW_SETTINGS}
 
 
 class TestTutorialIsListed(unittest.TestCase):
@@ -41,6 +52,20 @@ class TestTutorialIsListed(unittest.TestCase):
                  for example in examples.workflows(Config())]
         for workflow in WORKFLOWS:
             self.assertIn(os.path.realpath(workflow), paths)
+
+    def test_workflows_store_every_setting_of_the_classifier(self):
+        # a node without them would take those last used in the user's
+        # widget, and the tutorial would train by hand for whoever last did
+        for path in WORKFLOWS:
+            with open(path, "rb") as stream:
+                workflow = parse_ows_stream(stream)
+            node, = [node for node in workflow.nodes
+                     if node.title == CLASSIFIER]
+            self.assertEqual(node.data.format, "literal", path)
+            stored = ast.literal_eval(node.data.data)
+            self.assertEqual(
+                {name: stored.get(name) for name in classifier_defaults()},
+                classifier_defaults(), path)
 
     def test_workflows_have_title_and_description(self):
         for path in WORKFLOWS:
@@ -61,9 +86,11 @@ class WorkflowRun(GuiTest):
         # user's Orange settings untouched
         cls.tear_down_stack.enter_context(
             mock.patch.object(SettingsHandler, "write_defaults"))
+        registry = widget_registry()
+        cls.tear_down_stack.enter_context(
+            widgets_at_their_defaults(cls.WORKFLOW, registry))
         cls.load_errors = []
-        cls.scheme = load_workflow(cls.WORKFLOW, widget_registry(),
-                                   cls.load_errors)
+        cls.scheme = load_workflow(cls.WORKFLOW, registry, cls.load_errors)
         cls.finished = run_until_idle(cls.scheme)
 
     @classmethod
@@ -99,6 +126,13 @@ class TestTutorialRuns(WorkflowRun):
 
     def test_no_widget_shows_an_error(self):
         self.assert_no_widget_shows_an_error()
+
+    def test_classifier_makes_the_automatic_choice_of_a_new_widget(self):
+        widget = self.widget(CLASSIFIER)
+        self.assertEqual({name: getattr(widget, name)
+                          for name in classifier_defaults()},
+                         classifier_defaults())
+        self.assertTrue(widget.model.selection.scores)
 
     def test_file_widgets_read_the_shipped_khan_data(self):
         self.assertEqual(len(self.widget("Khan training samples").data), 63)

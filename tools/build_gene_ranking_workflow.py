@@ -5,7 +5,7 @@ Run from the repository root after `pip install -e .`:
     QT_QPA_PLATFORM=offscreen python tools/build_gene_ranking_workflow.py
 
 As in build_tutorial_workflow.py, only the settings the tutorial needs
-differ from the widgets' defaults.
+differ from the widgets' defaults, and the classifier stores all of its own.
 """
 import os
 
@@ -16,7 +16,8 @@ from orangecanvas.scheme import Scheme, SchemeTextAnnotation
 from orangecontrib.neuralgene import tutorials
 
 from build_tutorial_workflow import (
-    FONT, add_node, shipped_data, write_workflow)
+    CLASSIFIER, FONT, add_node, classifier_settings, shipped_data,
+    write_workflow)
 
 WORKFLOW = os.path.join(os.path.dirname(tutorials.__file__), "rank-genes.ows")
 
@@ -43,9 +44,8 @@ def build_scheme(registry):
     train = node("Orange.widgets.data.owfile.OWFile",
                  "Khan training samples", (60, 200),
                  **shipped_data("khan-srbct-train.tab.gz"))
-    classifier = node(
-        "orangecontrib.neuralgene.widgets.owneuralgeneclassifier."
-        "OWNeuralGeneClassifier", "Neural Gene Classifier", (260, 60))
+    classifier = node(CLASSIFIER, "Neural Gene Classifier", (260, 60),
+                      **classifier_settings())
     rank = node(
         "Orange.widgets.data.owrank.OWRank", "Rank", (460, 200),
         selected_methods=set(RANK_SCORES),

@@ -6,6 +6,8 @@ Run from the repository root after `pip install -e .`:
 
 Node settings are kept minimal: only the values the tutorial needs differ
 from the widgets' defaults, so the workflow follows future default changes.
+The Neural Gene Classifier's node is the exception: it stores every setting,
+at the widget's defaults (``classifier_settings``).
 """
 import logging
 import os
@@ -47,6 +49,24 @@ def shipped_data(name):
         RecentPath("", "basedir", "../datasets/" + name)]}
 
 
+CLASSIFIER = ("orangecontrib.neuralgene.widgets.owneuralgeneclassifier."
+              "OWNeuralGeneClassifier")
+# what a widget keeps of its window rather than of its work
+WINDOW_SETTINGS = ("controlAreaVisible", "savedWidgetGeometry")
+
+
+def classifier_settings():
+    """Every setting of the classifier's widget at its default. A node
+    missing some takes the values last used in the user's own widget,
+    which Orange keeps as defaults for new widgets: the tutorial would then
+    train by hand for whoever last did."""
+    from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
+        OWNeuralGeneClassifier)
+    settings = OWNeuralGeneClassifier.settingsHandler.provider.settings
+    return {name: setting.default for name, setting in settings.items()
+            if name not in WINDOW_SETTINGS}
+
+
 def build_scheme(registry):
     scheme = Scheme(title=TITLE, description=DESCRIPTION)
 
@@ -63,8 +83,8 @@ def build_scheme(registry):
     sampler = node("Orange.widgets.data.owdatasampler.OWDataSampler",
                    "Data Sampler", (230, 230), stratify=True)
     learners = [
-        node("orangecontrib.neuralgene.widgets.owneuralgeneclassifier."
-             "OWNeuralGeneClassifier", "Neural Gene Classifier", (440, 80)),
+        node(CLASSIFIER, "Neural Gene Classifier", (440, 80),
+             **classifier_settings()),
         node("Orange.widgets.model.owlogisticregression.OWLogisticRegression",
              "Logistic Regression", (440, 230)),
         node("Orange.widgets.model.owneuralnetwork.OWNNLearner",

@@ -1,11 +1,14 @@
 """Run an example workflow without a window, as the canvas would: used by
 the tests and by the screenshot script in doc/."""
+import importlib
 import os
+from contextlib import contextmanager
 
 from AnyQt.QtTest import QTest
 
 from orangecanvas.registry import WidgetRegistry
 from orangecanvas.scheme import SchemeNode
+from orangecanvas.scheme.readwrite import parse_ows_stream
 from orangewidget.workflow.widgetsscheme import WidgetsScheme
 
 from Orange.canvas.config import Config
@@ -35,6 +38,31 @@ def load_workflow(path, registry, errors):
         scheme.load_from(stream, registry=registry,
                          error_handler=errors.append)
     return scheme
+
+
+@contextmanager
+def widgets_at_their_defaults(path, registry):
+    """While in the block, new widgets of the workflow at ``path`` take
+    their settings from the workflow and their class's own defaults, not
+    from the settings last used in this process (which Orange keeps as
+    defaults for new widgets, so that one test's widget would set up the
+    next's); the last-used settings are back afterwards."""
+    with open(path, "rb") as stream:
+        nodes = parse_ows_stream(stream).nodes
+    handlers = []
+    for name in {node.qualified_name for node in nodes}:
+        module, _, class_name = (
+            registry.widget(name).qualified_name.rpartition("."))
+        handler = getattr(importlib.import_module(module),
+                          class_name).settingsHandler
+        handlers.append((handler, handler.defaults))
+    for handler, _ in handlers:
+        handler.defaults = {}
+    try:
+        yield
+    finally:
+        for handler, defaults in handlers:
+            handler.defaults = defaults
 
 
 def is_busy(scheme):

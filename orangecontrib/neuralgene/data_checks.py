@@ -13,6 +13,8 @@ import scipy.sparse as sp
 
 from Orange.preprocess.preprocess import Preprocess
 
+from orangecontrib.neuralgene.sparse_expression import rows_per_block
+
 __all__ = ["InfiniteAsMissing", "RowsWithGenes", "data_notes",
            "has_missing", "LARGEST_VALUE"]
 
@@ -206,7 +208,7 @@ def _too_large(values):
 
 
 def _row_blocks(X):
-    step = max(1, _BLOCK_ELEMENTS // max(1, X.shape[1]))
+    step = rows_per_block(X.shape[1], _BLOCK_ELEMENTS)
     for start in range(0, X.shape[0], step):
         yield slice(start, start + step)
 

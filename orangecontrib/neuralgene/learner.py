@@ -34,7 +34,7 @@ from orangecontrib.neuralgene.network import (
     NetworkSpec, ScaledSparseExpression, TrainingConfig)
 from orangecontrib.neuralgene.sparse_expression import (
     fill_missing_with_means, fit_scaler, float32_sparse_copy, kept_columns,
-    row_blocks, stored_values)
+    row_blocks, rows_per_block, stored_values)
 from orangecontrib.neuralgene.tensors import float32_copy
 from orangecontrib.neuralgene.training import train_network
 
@@ -529,7 +529,7 @@ def _standardize(X, selected):
         return ScaledSparseExpression(X, scaler.mean_, scaler.scale_,
                                       MOST_STANDARD_DEVIATIONS), scaler
     scaler = StandardScaler(copy=False)
-    step = max(1, _SCALING_CHUNK_ELEMENTS // max(1, X.shape[1]))
+    step = rows_per_block(X.shape[1], _SCALING_CHUNK_ELEMENTS)
     for start in range(0, len(X), step):
         scaler.partial_fit(X[start:start + step])
     return _clip_outliers(scaler.transform(X)), scaler

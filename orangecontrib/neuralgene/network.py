@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from orangecontrib.neuralgene import sparse_batches
+from orangecontrib.neuralgene.sparse_expression import rows_per_block
 from orangecontrib.neuralgene.tensorflow_startup import import_keras
 from orangecontrib.neuralgene.tensors import as_tensor, float32_copy
 from orangecontrib.neuralgene.training_rules import (
@@ -433,8 +434,8 @@ class _Trainer:
         import tensorflow as tf
 
         run = self._sparse_epoch_function()
-        block_rows = max(
-            1, sparse_batches.BLOCK_ELEMENTS // max(1, X.shape[1]))
+        block_rows = rows_per_block(X.shape[1],
+                                    sparse_batches.BLOCK_ELEMENTS)
         inputs = (*sparse_batches.csr_tensors(X.X),
                   tf.constant(np.asarray(X.center, np.float32)),
                   tf.constant(np.asarray(X.scale, np.float32)),

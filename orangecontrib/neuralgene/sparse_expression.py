@@ -12,7 +12,8 @@ from sklearn.preprocessing import StandardScaler
 from orangecontrib.neuralgene.tensors import float32_copy
 
 __all__ = ["float32_sparse_copy", "fill_missing_with_means", "kept_columns",
-           "fit_scaler", "stored_values", "row_blocks", "BLOCK_ELEMENTS"]
+           "fit_scaler", "stored_values", "row_blocks", "rows_per_block",
+           "BLOCK_ELEMENTS"]
 
 # Values of sparse rows made dense at a time (16 MB in float32)
 BLOCK_ELEMENTS = 2 ** 22
@@ -72,9 +73,18 @@ def kept_columns(X, columns: np.ndarray,
     return float32_copy(kept)
 
 
+def rows_per_block(n_genes: int, block_elements: Optional[int] = None
+                   ) -> int:
+    """Rows of ``n_genes`` in a block of at most ``block_elements`` values
+    (``BLOCK_ELEMENTS`` where None; at least one row)."""
+    if block_elements is None:
+        block_elements = BLOCK_ELEMENTS
+    return max(1, block_elements // max(1, n_genes))
+
+
 def row_blocks(n_rows: int, n_genes: int):
     """Slices of rows of at most ``BLOCK_ELEMENTS`` values (one, if none)."""
-    step = max(1, BLOCK_ELEMENTS // max(1, n_genes))
+    step = rows_per_block(n_genes)
     for start in range(0, max(1, n_rows), step):
         yield slice(start, start + step)
 

@@ -22,7 +22,8 @@ from Orange.widgets.tests.base import GuiTest
 
 from orangecontrib.neuralgene import tutorials
 from orangecontrib.neuralgene.tutorials.headless import (
-    load_workflow, run_until_idle, widget_registry, widgets_at_their_defaults)
+    default_settings, load_workflow, run_until_idle, widget_registry,
+    widgets_at_their_defaults)
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
     OWNeuralGeneClassifier)
 
@@ -32,14 +33,10 @@ GENE_RANKING_WORKFLOW = os.path.join(os.path.dirname(tutorials.__file__),
                                      "rank-genes.ows")
 WORKFLOWS = (WORKFLOW, GENE_RANKING_WORKFLOW)
 CLASSIFIER = "Neural Gene Classifier"
-WINDOW_SETTINGS = {"controlAreaVisible", "savedWidgetGeometry"}
 
 
 def classifier_defaults():
-    """The classifier widget's own defaults, window settings left out."""
-    settings = OWNeuralGeneClassifier.settingsHandler.provider.settings
-    return {name: setting.default for name, setting in settings.items()
-            if name not in WINDOW_SETTINGS}
+    return default_settings(OWNeuralGeneClassifier)
 
 
 class TestTutorialIsListed(unittest.TestCase):

@@ -11,16 +11,17 @@ at the widget's defaults (``classifier_settings``).
 """
 import logging
 import os
-import sys
 
 from AnyQt.QtWidgets import QApplication
 
 from orangecanvas.scheme import Scheme, SchemeTextAnnotation
+from orangecanvas.utils import name_lookup
 from orangewidget.utils.filedialogs import RecentPath
 
 
 from orangecontrib.neuralgene import tutorials
-from orangecontrib.neuralgene.tutorials.headless import widget_registry
+from orangecontrib.neuralgene.tutorials.headless import (
+    default_settings, widget_registry)
 
 WORKFLOW = os.path.join(
     os.path.dirname(tutorials.__file__), "classify-tumours.ows")
@@ -51,8 +52,6 @@ def shipped_data(name):
 
 CLASSIFIER = ("orangecontrib.neuralgene.widgets.owneuralgeneclassifier."
               "OWNeuralGeneClassifier")
-# what a widget keeps of its window rather than of its work
-WINDOW_SETTINGS = ("controlAreaVisible", "savedWidgetGeometry")
 
 
 def classifier_settings():
@@ -60,11 +59,7 @@ def classifier_settings():
     missing some takes the values last used in the user's own widget,
     which Orange keeps as defaults for new widgets: the tutorial would then
     train by hand for whoever last did."""
-    from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
-        OWNeuralGeneClassifier)
-    settings = OWNeuralGeneClassifier.settingsHandler.provider.settings
-    return {name: setting.default for name, setting in settings.items()
-            if name not in WINDOW_SETTINGS}
+    return default_settings(name_lookup(CLASSIFIER))
 
 
 def build_scheme(registry):
@@ -145,9 +140,7 @@ def add_node(scheme, registry, qualified_name, title, position, **settings):
     """A node with the given settings and the widget's settings version;
     other settings are left to the widget's defaults."""
     description = registry.widget(qualified_name)
-    module, _, name = description.qualified_name.rpartition(".")
-    __import__(module)
-    widget_class = getattr(sys.modules[module], name)
+    widget_class = name_lookup(description.qualified_name)
     settings["__version__"] = getattr(widget_class, "settings_version", 1)
     return scheme.new_node(description, title=title, position=position,
                            properties=settings)

@@ -1,6 +1,5 @@
 """Run an example workflow without a window, as the canvas would: used by
 the tests and by the screenshot script in doc/."""
-import importlib
 import os
 from contextlib import contextmanager
 
@@ -9,10 +8,13 @@ from AnyQt.QtTest import QTest
 from orangecanvas.registry import WidgetRegistry
 from orangecanvas.scheme import SchemeNode
 from orangecanvas.scheme.readwrite import parse_ows_stream
+from orangecanvas.utils import name_lookup
 from orangewidget.workflow.widgetsscheme import WidgetsScheme
 
 from Orange.canvas.config import Config
 
+# what a widget keeps of its window rather than of its work
+WINDOW_SETTINGS = ("controlAreaVisible", "savedWidgetGeometry")
 BUSY = SchemeNode.Running | SchemeNode.Pending | SchemeNode.Invalidated
 POLL_MS = 50
 # a bound against hanging, not a goal: 20 minutes
@@ -40,6 +42,14 @@ def load_workflow(path, registry, errors):
     return scheme
 
 
+def default_settings(widget_class) -> dict:
+    """The settings a new widget of ``widget_class`` starts with when none
+    were used before, its window's left out."""
+    settings = widget_class.settingsHandler.provider.settings
+    return {name: setting.default for name, setting in settings.items()
+            if name not in WINDOW_SETTINGS}
+
+
 @contextmanager
 def widgets_at_their_defaults(path, registry):
     """While in the block, new widgets of the workflow at ``path`` take
@@ -51,10 +61,8 @@ def widgets_at_their_defaults(path, registry):
         nodes = parse_ows_stream(stream).nodes
     handlers = []
     for name in {node.qualified_name for node in nodes}:
-        module, _, class_name = (
-            registry.widget(name).qualified_name.rpartition("."))
-        handler = getattr(importlib.import_module(module),
-                          class_name).settingsHandler
+        handler = name_lookup(
+            registry.widget(name).qualified_name).settingsHandler
         handlers.append((handler, handler.defaults))
     for handler, _ in handlers:
         handler.defaults = {}

@@ -176,6 +176,34 @@ class TestSparseAsDense(unittest.TestCase):
                                    np.nan_to_num(expected), rtol=1e-6)
 
 
+class TestHugeValues(unittest.TestCase):
+    """Values whose squares overflow float32 (beyond about 1e19) are scaled
+    alike sparse and dense."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sparse = counts_table(n_cells=60, n_genes=40)
+        with cls.sparse.unlocked(cls.sparse.X):
+            cls.sparse.X.data *= 1e20
+        cls.dense = cls.sparse.to_dense()
+
+    def test_scalers_agree(self):
+        X = self.sparse.X.astype(np.float32)
+        sparse_scaler = sparse_expression.fit_scaler(X)
+        dense_scaler = sparse_expression.fit_scaler(X.toarray())
+        self.assertGreater(sparse_scaler.scale_.max(), 1e19)
+        for name in ("mean_", "scale_"):
+            np.testing.assert_allclose(getattr(sparse_scaler, name),
+                                       getattr(dense_scaler, name),
+                                       rtol=1e-5)
+
+    def test_models_agree(self):
+        learner = NeuralGeneClassifierLearner(**ALL_GENES)
+        np.testing.assert_allclose(learner(self.sparse)(self.sparse, 1),
+                                   learner(self.dense)(self.dense, 1),
+                                   atol=1e-5)
+
+
 class TestSparseMissingValues(unittest.TestCase):
     def test_nothing_to_fill_in_leaves_the_table_as_it_is(self):
         data = counts_table()

@@ -96,4 +96,19 @@ def fit_scaler(X) -> StandardScaler:
         return StandardScaler().fit(X)
     # sparse data cannot be centred, but the scaler learns their means
     # all the same, and centres the dense samples it is given later
-    return StandardScaler(with_mean=False).fit(X).set_params(with_mean=True)
+    with np.errstate(over="ignore"):  # mended below
+        scaler = StandardScaler(with_mean=False).fit(X).set_params(
+            with_mean=True)
+    overflowed = np.flatnonzero(~np.isfinite(scaler.var_))
+    if len(overflowed):
+        # scikit-learn sums in float64 but returns a float32 matrix's
+        # variances as float32, where those of values beyond about 1e19
+        # overflow (and the scale then reads as 1): those genes again, in
+        # float64
+        wide = StandardScaler(with_mean=False).fit(
+            sp.csc_matrix(X)[:, overflowed].astype(np.float64))
+        for name in ("mean_", "var_", "scale_"):
+            values = getattr(scaler, name).astype(np.float64)
+            values[overflowed] = getattr(wide, name)
+            setattr(scaler, name, values)
+    return scaler

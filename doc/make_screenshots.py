@@ -37,7 +37,8 @@ from Orange.data import Table
 
 from orangecontrib.neuralgene import tutorials
 from orangecontrib.neuralgene.tutorials.headless import (
-    load_workflow, run_until_idle, widget_registry)
+    at_their_defaults, load_workflow, run_until_idle, widget_registry,
+    widgets_at_their_defaults)
 from orangecontrib.neuralgene.datasets import path
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
     OWNeuralGeneClassifier)
@@ -109,7 +110,9 @@ def wait_for_repaint():
 
 # The widget alone
 def widget_screenshot(output):
-    widget = OWNeuralGeneClassifier()
+    # the class was imported, and read the saved defaults, before main()
+    with at_their_defaults([OWNeuralGeneClassifier]):
+        widget = OWNeuralGeneClassifier()
     widget.resize(widget.sizeHint())  # as on first opening in the canvas
     widget.show()
     widget.set_data(Table(path("khan-srbct-train.tab.gz")))
@@ -160,7 +163,8 @@ def render_workflow(scheme, registry, output, name, channel_names,
 
 def tutorial_screenshots(tutorial, registry, output, selected):
     """The images of ``tutorial`` whose names are in ``selected``."""
-    scheme = load_tutorial(tutorial, registry)
+    with widgets_at_their_defaults(tutorial.path, registry):
+        scheme = load_tutorial(tutorial, registry)
     if not run_until_idle(scheme):
         sys.exit(f"The tutorial workflow {tutorial.workflow} did not finish; "
                  "no screenshots saved.")

@@ -22,8 +22,8 @@ from Orange.widgets.tests.base import GuiTest
 
 from orangecontrib.neuralgene import tutorials
 from orangecontrib.neuralgene.tutorials.headless import (
-    default_settings, load_workflow, run_until_idle, widget_registry,
-    widgets_at_their_defaults)
+    at_their_defaults, default_settings, load_workflow, run_until_idle,
+    widget_registry, widgets_at_their_defaults)
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
     OWNeuralGeneClassifier)
 
@@ -70,6 +70,31 @@ class TestTutorialIsListed(unittest.TestCase):
                 workflow = parse_ows_stream(stream)
             self.assertTrue(workflow.title, path)
             self.assertTrue(workflow.description, path)
+
+
+class TestAtTheirDefaults(GuiTest):
+    """New widgets made in the block take no notice of the settings last
+    used (or saved on disk), which are kept."""
+    LAST_USED = {"auto_settings": False, "epochs": 7}
+
+    def new_widget(self):
+        widget = OWNeuralGeneClassifier()
+        self.addCleanup(widget.onDeleteWidget)
+        return widget
+
+    def test_last_used_settings_are_kept_for_later(self):
+        handler = OWNeuralGeneClassifier.settingsHandler
+        with mock.patch.object(handler, "defaults", dict(self.LAST_USED)), \
+                mock.patch.object(SettingsHandler, "write_defaults"):
+            with at_their_defaults([OWNeuralGeneClassifier]):
+                self.assertEqual(handler.defaults, {})
+                widget = self.new_widget()
+            self.assertEqual(handler.defaults, self.LAST_USED)
+            later = self.new_widget()
+        self.assertTrue(widget.auto_settings)
+        self.assertNotEqual(widget.epochs, 7)
+        self.assertFalse(later.auto_settings)
+        self.assertEqual(later.epochs, 7)
 
 
 class WorkflowRun(GuiTest):

@@ -51,19 +51,14 @@ def default_settings(widget_class) -> dict:
 
 
 @contextmanager
-def widgets_at_their_defaults(path, registry):
-    """While in the block, new widgets of the workflow at ``path`` take
-    their settings from the workflow and their class's own defaults, not
-    from the settings last used in this process (which Orange keeps as
-    defaults for new widgets, so that one test's widget would set up the
+def at_their_defaults(widget_classes):
+    """While in the block, new widgets of ``widget_classes`` take their
+    class's own defaults (and those stored in a workflow), not the settings
+    last used in this process or saved on disk, which Orange keeps as
+    defaults for new widgets (so that one test's widget would set up the
     next's); the last-used settings are back afterwards."""
-    with open(path, "rb") as stream:
-        nodes = parse_ows_stream(stream).nodes
-    handlers = []
-    for name in {node.qualified_name for node in nodes}:
-        handler = name_lookup(
-            registry.widget(name).qualified_name).settingsHandler
-        handlers.append((handler, handler.defaults))
+    handlers = [(cls.settingsHandler, cls.settingsHandler.defaults)
+                for cls in set(widget_classes)]
     for handler, _ in handlers:
         handler.defaults = {}
     try:
@@ -71,6 +66,15 @@ def widgets_at_their_defaults(path, registry):
     finally:
         for handler, defaults in handlers:
             handler.defaults = defaults
+
+
+def widgets_at_their_defaults(path, registry):
+    """``at_their_defaults`` for the widgets of the workflow at ``path``."""
+    with open(path, "rb") as stream:
+        nodes = parse_ows_stream(stream).nodes
+    return at_their_defaults(
+        name_lookup(registry.widget(name).qualified_name)
+        for name in {node.qualified_name for node in nodes})
 
 
 def is_busy(scheme):

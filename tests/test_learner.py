@@ -12,7 +12,7 @@ from Orange.preprocess import Normalize, Randomize
 
 from orangecontrib.neuralgene import (
     NeuralGeneClassifierLearner, NeuralGeneClassifierModel)
-from orangecontrib.neuralgene.learner import DEFAULT_PARAMETERS
+from orangecontrib.neuralgene.learner import DEFAULT_PARAMETERS, EpochProgress
 
 from tests.helpers import (
     QUICK_MANUAL, expression_table, predict_in_fresh_interpreter,
@@ -270,13 +270,27 @@ class TestTraining(unittest.TestCase):
         fractions = [p for p, _ in reports]
         self.assertEqual(fractions, sorted(fractions))
         messages = [message for _, message in reports]
-        self.assertIn("Epoch 4 of 4", messages)
+        self.assertIn("Network 1 of 2: epoch 4 of 4", messages)
         self.assertIn("Network 2 of 2: epoch 4 of 4", messages)
-        first_done = reports[messages.index("Epoch 4 of 4")][0]
+        first_done = reports[messages.index(
+            "Network 1 of 2: epoch 4 of 4")][0]
         self.assertAlmostEqual(first_done, 0.1 + 0.9 / 2)
         self.assertEqual(fractions[-1], 1)
         # the curves are the first network's
         self.assertEqual(epochs, [1, 2, 3, 4])
+        self.assertEqual(
+            {EpochProgress.from_message(message) for message in messages}
+            - {None},
+            {EpochProgress(epoch, 4, network, 2)
+             for epoch in range(1, 5) for network in range(2)})
+
+    def test_epoch_progress_reads_back_what_it_writes(self):
+        for progress in (EpochProgress(3, 10), EpochProgress(1, 200, 0, 5),
+                         EpochProgress(1, 200, 4, 5)):
+            self.assertEqual(
+                EpochProgress.from_message(progress.message()), progress)
+        for other in ("Choosing the network", "Epoch 3", "Fitting..."):
+            self.assertIsNone(EpochProgress.from_message(other))
 
     def test_balanced_class_weight_and_instance_weights_train(self):
         data = expression_table(n_samples=50)

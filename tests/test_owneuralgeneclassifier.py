@@ -578,16 +578,14 @@ class TestPhaseNames(TestCase):
         self.assertEqual(phase_of("Something new"), "Something new")
 
     def test_epochs_say_which_network_when_several_are_trained(self):
-        def by_hand(ensemble_size):
-            return NeuralGeneClassifierLearner(
-                auto=False, ensemble_size=ensemble_size)
-
-        self.assertEqual(phase_of("Epoch 3 of 10", by_hand(1)),
+        by_hand = NeuralGeneClassifierLearner(auto=False, ensemble_size=5)
+        self.assertEqual(phase_of("Epoch 3 of 10", by_hand),
                          "Training the network: epoch 3 of 10")
-        self.assertEqual(phase_of("Epoch 3 of 10", by_hand(5)),
-                         "Training the first of 5 networks: epoch 3 of 10")
         self.assertEqual(
-            phase_of("Network 2 of 5: epoch 3 of 10", by_hand(5)),
+            phase_of("Network 1 of 5: epoch 3 of 10", by_hand),
+            "Training network 1 of 5: epoch 3 of 10")
+        self.assertEqual(
+            phase_of("Network 2 of 5: epoch 3 of 10", by_hand),
             "Training network 2 of 5: epoch 3 of 10")
 
     def test_by_hand_the_steps_before_the_epochs_name_the_genes(self):

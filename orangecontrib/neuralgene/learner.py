@@ -8,7 +8,8 @@ network is first trained or used.
 import copy
 import inspect
 import math
-from typing import List, Optional
+import re
+from typing import List, NamedTuple, Optional
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,9 +40,40 @@ from orangecontrib.neuralgene.tensors import float32_copy
 from orangecontrib.neuralgene.training import train_network
 
 __all__ = ["NeuralGeneClassifierLearner", "NeuralGeneClassifierModel",
-           "DEFAULT_PARAMETERS", "ACTIVATIONS"]
+           "DEFAULT_PARAMETERS", "ACTIVATIONS", "EpochProgress"]
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "tanh", "sigmoid")
+
+class EpochProgress(NamedTuple):
+    """Where training by hand is, as its progress messages say it: "Epoch 3
+    of 10" for a single network, "Network 2 of 5: epoch 3 of 10" for one of
+    several. Orange's progress callback takes a fraction and a text, so the
+    text carries it."""
+    epoch: int
+    n_epochs: int
+    network: int = 0  # counted from 0
+    n_networks: int = 1
+
+    def message(self) -> str:
+        epoch = f"poch {self.epoch} of {self.n_epochs}"
+        if self.n_networks == 1:
+            return "E" + epoch
+        return f"Network {self.network + 1} of {self.n_networks}: e{epoch}"
+
+    @classmethod
+    def from_message(cls, message: str) -> Optional["EpochProgress"]:
+        """The progress that ``message`` reports; None if it is no epoch's."""
+        found = _EPOCH_MESSAGE.match(message)
+        if found is None:
+            return None
+        network, n_networks, epoch, n_epochs = found.groups()
+        return cls(int(epoch), int(n_epochs),
+                   int(network) - 1 if network else 0,
+                   int(n_networks) if n_networks else 1)
+
+
+_EPOCH_MESSAGE = re.compile(
+    r"(?:Network (\d+) of (\d+): e|E)poch (\d+) of (\d+)$")
 
 # Scaled values are clipped to this many standard deviations from the
 # training mean: a sample far outside anything seen in training (a typo,
@@ -424,13 +456,10 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
         reach the caller's epoch callback (its curves are the model's)."""
         def report(epoch, n_epochs, logs):
             if self._progress_callback is not None:
-                message = f"Epoch {epoch} of {n_epochs}"
-                if network:
-                    message = f"Network {network + 1} of {n_networks}: " \
-                              + message.lower()
                 self._progress_callback(
                     0.1 + 0.9 * (network + epoch / n_epochs) / n_networks,
-                    message)
+                    EpochProgress(epoch, n_epochs, network,
+                                  n_networks).message())
             if network == 0 and self._epoch_callback is not None:
                 self._epoch_callback(epoch, n_epochs, logs)
         return report

@@ -18,7 +18,8 @@ from Orange.widgets.widget import Msg, Output
 from orangecontrib.neuralgene.importance import (
     gene_importance, gene_importance_table)
 from orangecontrib.neuralgene.learner import (
-    ACTIVATIONS, DEFAULT_PARAMETERS as DEFAULTS, NeuralGeneClassifierLearner)
+    ACTIVATIONS, DEFAULT_PARAMETERS as DEFAULTS, EpochProgress,
+    NeuralGeneClassifierLearner)
 from orangecontrib.neuralgene.training_history import training_history_table
 from orangecontrib.neuralgene.widgets.selectiontable import SelectionTable
 from orangecontrib.neuralgene.widgets.trainingplot import (
@@ -39,9 +40,6 @@ PHASES = {
     "Training the chosen networks": "Training the chosen networks",
 }
 MEASURING_IMPORTANCE = "Measuring gene importance"
-EPOCH_MESSAGE = re.compile(r"Epoch (\d+) of (\d+)$")
-LATER_NETWORK_MESSAGE = re.compile(
-    r"Network (\d+) of (\d+): epoch (\d+) of (\d+)$")
 
 
 class TrainingInterrupted(Exception):
@@ -65,18 +63,13 @@ def phase_of(message, learner=None):
         n_genes = getattr(learner, "n_genes", None)
         return (f"Picking and scaling the top {n_genes} genes" if n_genes
                 else "Scaling the genes")
-    later = LATER_NETWORK_MESSAGE.match(message)
-    if later is not None:
-        return (f"Training network {later[1]} of {later[2]}: "
-                f"epoch {later[3]} of {later[4]}")
-    epoch = EPOCH_MESSAGE.match(message)
-    if epoch is None:
+    progress = EpochProgress.from_message(message)
+    if progress is None:
         return PHASES.get(message, message)
-    # "Epoch i of n" is the first network's; later ones say which they are
-    n_networks = int(getattr(learner, "ensemble_size", 1)) if by_hand else 1
-    network = ("the network" if n_networks == 1
-               else f"the first of {n_networks} networks")
-    return f"Training {network}: epoch {epoch[1]} of {epoch[2]}"
+    network = ("the network" if progress.n_networks == 1 else
+               f"network {progress.network + 1} of {progress.n_networks}")
+    return (f"Training {network}: "
+            f"epoch {progress.epoch} of {progress.n_epochs}")
 
 
 def duration_text(seconds):

@@ -44,6 +44,10 @@ __all__ = ["NeuralGeneClassifierLearner", "NeuralGeneClassifierModel",
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "tanh", "sigmoid")
 
+_EPOCH_MESSAGE = re.compile(
+    r"(?:Network (\d+) of (\d+): e|E)poch (\d+) of (\d+)$")
+
+
 class EpochProgress(NamedTuple):
     """Where training by hand is, as its progress messages say it: "Epoch 3
     of 10" for a single network, "Network 2 of 5: epoch 3 of 10" for one of
@@ -55,10 +59,10 @@ class EpochProgress(NamedTuple):
     n_networks: int = 1
 
     def message(self) -> str:
-        epoch = f"poch {self.epoch} of {self.n_epochs}"
         if self.n_networks == 1:
-            return "E" + epoch
-        return f"Network {self.network + 1} of {self.n_networks}: e{epoch}"
+            return f"Epoch {self.epoch} of {self.n_epochs}"
+        return (f"Network {self.network + 1} of {self.n_networks}: "
+                f"epoch {self.epoch} of {self.n_epochs}")
 
     @classmethod
     def from_message(cls, message: str) -> Optional["EpochProgress"]:
@@ -71,9 +75,6 @@ class EpochProgress(NamedTuple):
                    int(network) - 1 if network else 0,
                    int(n_networks) if n_networks else 1)
 
-
-_EPOCH_MESSAGE = re.compile(
-    r"(?:Network (\d+) of (\d+): e|E)poch (\d+) of (\d+)$")
 
 # Scaled values are clipped to this many standard deviations from the
 # training mean: a sample far outside anything seen in training (a typo,

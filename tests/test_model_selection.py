@@ -227,6 +227,19 @@ class TestManySamples(unittest.TestCase):
         self.assertGreater(np.mean(probs.argmax(axis=1) == data.Y), 0.9)
 
 
+    def test_inner_folds_on_as_many_samples_as_the_choice_reads_are_three(
+            self):
+        self.assertEqual(model_selection.inner_folds_for(999),
+                         model_selection.MAX_INNER_FOLDS)
+        self.assertEqual(model_selection.inner_folds_for(1000),
+                         model_selection.MIN_INNER_FOLDS)
+        data = expression_table(n_samples=90)
+        with mock.patch.object(model_selection, "MAX_INNER_SAMPLES", 60):
+            selection = NeuralGeneClassifierLearner()(data).selection
+        self.assertEqual(selection.inner_folds, model_selection.MIN_INNER_FOLDS)
+        self.assertEqual(selection.n_samples, 60)
+
+
 class TestCountData(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

@@ -204,6 +204,33 @@ class TestHugeValues(unittest.TestCase):
                                    atol=1e-5)
 
 
+class TestMostlyNonZero(unittest.TestCase):
+    """A sparse table of mostly non-zero values trains dense, as the same
+    table dense does: it takes less memory so, and less time."""
+
+    def test_trains_dense_and_as_the_dense_table(self):
+        data = counts_table(n_cells=60, n_genes=40, density=1.0)
+        self.assertTrue(sparse_expression.smaller_dense(data.X))
+        inputs = []
+        train_stack = model_selection.train_stack
+
+        def record(X, *args, **kwargs):
+            inputs.append(sp.issparse(X))
+            return train_stack(X, *args, **kwargs)
+
+        with automatic_choice_cut_short(), \
+                mock.patch.object(model_selection, "train_stack", record):
+            sparse_model = NeuralGeneClassifierLearner()(data)
+            dense_model = NeuralGeneClassifierLearner()(data.to_dense())
+        self.assertEqual(set(inputs), {False})
+        np.testing.assert_allclose(sparse_model(data, 1),
+                                   dense_model(data.to_dense(), 1),
+                                   atol=1e-6)
+
+    def test_mostly_zero_tables_stay_sparse(self):
+        self.assertFalse(sparse_expression.smaller_dense(counts_table().X))
+
+
 class TestSparseMissingValues(unittest.TestCase):
     def test_nothing_to_fill_in_leaves_the_table_as_it_is(self):
         data = counts_table()

@@ -35,7 +35,7 @@ from orangecontrib.neuralgene.network import (
     NetworkSpec, ScaledSparseExpression, TrainingConfig)
 from orangecontrib.neuralgene.sparse_expression import (
     fill_missing_with_means, fit_scaler, float32_sparse_copy, kept_columns,
-    row_blocks, rows_per_block, stored_values)
+    row_blocks, rows_per_block, smaller_dense, stored_values)
 from orangecontrib.neuralgene.tensors import float32_copy
 from orangecontrib.neuralgene.training import train_network
 
@@ -374,7 +374,8 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
                 "No genes to train on: the data have no gene columns, or no "
                 "gene has a value in any sample. Check which columns File "
                 "reads as features.")
-        X = float32_sparse_copy(X) if sp.issparse(X) else _dense_float32(X)
+        X = (float32_sparse_copy(X) if sp.issparse(X) and not smaller_dense(X)
+             else _dense_float32(X))
         if not np.all(np.isfinite(stored_values(X))):
             raise ValueError(
                 "The data contain missing or infinite values; train with "

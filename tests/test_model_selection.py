@@ -236,7 +236,8 @@ class TestManySamples(unittest.TestCase):
         data = expression_table(n_samples=90)
         with mock.patch.object(model_selection, "MAX_INNER_SAMPLES", 60):
             selection = NeuralGeneClassifierLearner()(data).selection
-        self.assertEqual(selection.inner_folds, model_selection.MIN_INNER_FOLDS)
+        self.assertEqual(selection.inner_folds,
+                         model_selection.MIN_INNER_FOLDS)
         self.assertEqual(selection.n_samples, 60)
 
 

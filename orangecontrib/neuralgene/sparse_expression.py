@@ -12,8 +12,8 @@ from sklearn.preprocessing import StandardScaler
 from orangecontrib.neuralgene.tensors import float32_copy
 
 __all__ = ["float32_sparse_copy", "fill_missing_with_means", "kept_columns",
-           "fit_scaler", "smaller_dense", "stored_values", "row_blocks", "rows_per_block",
-           "BLOCK_ELEMENTS"]
+           "fit_scaler", "smaller_dense", "stored_values", "row_blocks",
+           "rows_per_block", "BLOCK_ELEMENTS"]
 
 # Values of sparse rows made dense at a time (16 MB in float32)
 BLOCK_ELEMENTS = 2 ** 22

@@ -4,9 +4,10 @@ only its own genes and rows, and is kept at its own epoch."""
 import unittest
 
 import numpy as np
+import scipy.sparse as sp
 
 from orangecontrib.neuralgene.parallel_networks import (
-    EPOCHS_PER_CALL, StackLayout, train_stack)
+    EPOCHS_PER_CALL, StackLayout, held_out_groups, train_stack)
 from tests.helpers import expression_arrays
 
 X, Y = expression_arrays(n_samples=40, n_genes=10, n_classes=3,
@@ -71,23 +72,24 @@ class TestEachNetworkSeesItsOwn(unittest.TestCase):
         self.assertFalse(np.allclose(dirty.loss[:, 1], clean.loss[:, 1]))
 
     def test_each_network_trains_at_its_own_learning_rate(self):
-        # with held-out rows (none here), losses are measured after each
-        # epoch rather than met in its batches (under dropout)
+        # all rows held out: their losses are measured after each epoch
         curves, _ = stack(learning_rate=np.array([0, 0.05], np.float32),
-                          held_out_weight=np.zeros((2, len(Y)), np.float32))
-        self.assertEqual(len(np.unique(curves.loss[:, 0])), 1)
-        self.assertLess(curves.loss[-1, 1], curves.loss[0, 1])
+                          held_out_weight=np.ones((2, len(Y)), np.float32))
+        self.assertEqual(len(np.unique(curves.held_out_loss[:, 0])), 1)
+        self.assertLess(curves.held_out_loss[-1, 1],
+                        curves.held_out_loss[0, 1])
 
 
 class TestCurves(unittest.TestCase):
-    def test_without_held_out_rows_the_loss_is_the_epochs_batches(self):
+    def test_the_loss_is_the_epochs_batches_the_held_out_after_it(self):
         # one epoch of one full batch, no dropout: the loss met in the batch
         # is the loss of the starting weights, not of those after the step
         layout = StackLayout(N_CLASSES, hidden=0)
         met, _ = stack(layout=layout, epochs=1, batch_size=len(Y))
-        after, _ = stack(layout=layout, epochs=1, batch_size=len(Y),
-                         held_out_weight=np.zeros((2, len(Y)), np.float32))
-        self.assertTrue(np.all(met.loss[0] > after.loss[0]))
+        curves, _ = stack(layout=layout, epochs=1, batch_size=len(Y),
+                          held_out_weight=np.ones((2, len(Y)), np.float32))
+        np.testing.assert_array_equal(curves.loss, met.loss)
+        self.assertTrue(np.all(met.loss[0] > curves.held_out_loss[0]))
 
     def test_one_row_per_epoch(self):
         curves, _ = stack(epochs=13)
@@ -162,14 +164,80 @@ class TestKeptNetworks(unittest.TestCase):
                 curves, networks = stack(
                     scale=scale, train_weight=train, layout=layout,
                     epochs=9, keep_epoch=np.array([4, 9]),
-                    held_out_weight=np.zeros_like(train))
+                    held_out_weight=train)  # measured after every epoch
                 probs = networks[0].predict_proba(network_input(X, scale[0]))
                 rows = train[0] > 0
                 loss = -np.mean(np.log(probs[rows, Y[rows]]))
                 accuracy = np.mean(probs[rows].argmax(axis=1) == Y[rows])
-                self.assertAlmostEqual(loss, curves.loss[3, 0], places=5)
-                self.assertAlmostEqual(accuracy, curves.accuracy[3, 0])
+                self.assertAlmostEqual(loss, curves.held_out_loss[3, 0],
+                                       places=5)
+                self.assertAlmostEqual(accuracy,
+                                       curves.held_out_accuracy[3, 0])
                 self.assertEqual(networks[0].spec.n_inputs, 6)
+
+
+class TestHeldOutGroups(unittest.TestCase):
+    """Each network's held-out scores are measured on its own rows only."""
+    N_CANDIDATES, N_FOLDS = 3, 4
+
+    def folds(self):
+        """Weights of networks ordered candidate by candidate, fold by fold,
+        as the inner cross-validation orders them; held-out rows weighed
+        apart, row 0 held out by the first fold."""
+        fold = np.arange(len(Y)) % self.N_FOLDS
+        n_networks = self.N_CANDIDATES * self.N_FOLDS
+        train = np.zeros((n_networks, len(Y)), np.float32)
+        held_out = np.zeros_like(train)
+        weights = np.random.default_rng(0).uniform(0.5, 2, len(Y))
+        for m in range(n_networks):
+            train[m, fold != m % self.N_FOLDS] = 1
+            held_out[m, fold == m % self.N_FOLDS] = weights[
+                fold == m % self.N_FOLDS]
+        held_out[:, 1] = 0  # a fold one row short: its row list is padded
+        return train, held_out
+
+    def test_networks_of_one_fold_form_a_group(self):
+        _, held_out = self.folds()
+        rows, weights = held_out_groups(held_out)
+        self.assertEqual(rows.shape, (self.N_FOLDS, len(Y) // self.N_FOLDS))
+        for m, network_weights in enumerate(weights):
+            group_rows = rows[m % self.N_FOLDS]
+            expected = np.zeros(len(Y), np.float32)
+            np.add.at(expected, group_rows, network_weights)
+            np.testing.assert_allclose(expected, held_out[m], rtol=1e-6)
+
+    def test_networks_without_a_pattern_are_a_group_each(self):
+        held_out = np.zeros((3, 10), np.float32)
+        held_out[0, :2] = held_out[1, 5:] = held_out[2, 2] = 1
+        rows, weights = held_out_groups(held_out)
+        self.assertEqual(rows.shape, (3, 5))
+        np.testing.assert_array_equal(weights.sum(axis=1), [2, 5, 1])
+
+    def test_held_out_scores_are_those_of_the_kept_networks(self):
+        train, held_out = self.folds()
+        n_networks = len(train)
+        scale = np.ones((n_networks, X.shape[1]), np.float32)
+        scale[::2, 3] = 0
+        for layout in (HIDDEN, StackLayout(N_CLASSES, hidden=0)):
+            for sparse in (False, True):
+                with self.subTest(hidden=layout.hidden, sparse=sparse):
+                    curves, networks = stack(
+                        X=sp.csr_matrix(X) if sparse else X, scale=scale,
+                        train_weight=train, held_out_weight=held_out,
+                        layout=layout, n_networks=n_networks, epochs=5,
+                        keep_epoch=np.full(n_networks, 5))
+                    for m, network in enumerate(networks):
+                        probs = network.predict_proba(
+                            network_input(X, scale[m]))
+                        weight = held_out[m]
+                        self.assertAlmostEqual(
+                            np.sum(-np.log(probs[np.arange(len(Y)), Y])
+                                   * weight) / weight.sum(),
+                            curves.held_out_loss[-1, m], places=5)
+                        self.assertAlmostEqual(
+                            np.sum((probs.argmax(axis=1) == Y) * weight)
+                            / weight.sum(),
+                            curves.held_out_accuracy[-1, m], places=5)
 
 
 class TestDivergence(unittest.TestCase):

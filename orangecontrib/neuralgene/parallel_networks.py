@@ -36,7 +36,7 @@ from orangecontrib.neuralgene.network import NetworkSpec, TrainedNetwork
 from orangecontrib.neuralgene.tensorflow_startup import import_keras
 from orangecontrib.neuralgene.training_rules import TrainingDiverged
 
-__all__ = ["StackLayout", "StackCurves", "train_stack"]
+__all__ = ["StackLayout", "StackCurves", "train_stack", "held_out_groups"]
 
 EPOCHS_PER_CALL = 10
 # TensorFlow runs up to ten iterations of a loop at once by default, and
@@ -83,9 +83,10 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
     ``center`` and ``scale`` are networks × genes; a network sees
     ``(X - center) * scale``. ``train_weight`` and ``held_out_weight`` are
     networks × samples. ``learning_rate`` is Adam's, one for all networks
-    or one each. With held-out rows, every network's weighted loss and
-    accuracy on its training and its held-out rows are measured after every
-    epoch; without, the training rows' as met in the epoch's batches. With
+    or one each. Every network's weighted loss and accuracy on its
+    training rows are those met in the epoch's batches; with held-out rows,
+    its loss and accuracy on them are measured after every epoch, on those
+    rows alone (see ``held_out_groups``). With
     ``keep_epoch`` (one epoch count per network), the
     weights each network had after that epoch are returned as
     ``TrainedNetwork``s that take the network's used genes (scale != 0),
@@ -97,6 +98,8 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
 
     n_networks = len(l2)
     evaluate = held_out_weight is not None
+    held_out_rows, held_out_weight = held_out_groups(
+        held_out_weight if evaluate else np.zeros((n_networks, len(y))))
     fan_in = np.maximum((scale != 0).sum(axis=1), 1)
     sparse = sp.issparse(X)
     run_epochs = _graph(layout, sparse)
@@ -112,9 +115,8 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
         tf.constant(np.asarray(scale, np.float32).T),
         tf.constant(np.asarray(l2, np.float32)),
         tf.constant(np.asarray(train_weight, np.float32)),
-        tf.constant(np.asarray(
-            held_out_weight if evaluate else np.zeros_like(train_weight),
-            np.float32)),
+        tf.constant(held_out_rows),
+        tf.constant(held_out_weight),
         tf.constant(evaluate),
         tf.constant(np.asarray(
             keep_epoch if keep_epoch is not None else np.zeros(n_networks),
@@ -145,6 +147,36 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
         kept = [np.asarray(array) for array in state[-len(weights):]]
         networks = _trained_networks(kept, scale, layout, l2)
     return _curves(chunks, evaluate), networks
+
+
+def held_out_groups(held_out_weight: np.ndarray
+                    ) -> Tuple[np.ndarray, np.ndarray]:
+    """The rows on which the networks' held-out scores are measured.
+
+    Network m belongs to group m % G, for the fewest groups G in which
+    every network holds out the same rows as the rest of its group (on
+    inner folds ordered candidate by candidate, fold by fold: the folds).
+    Returns each group's rows, G × R, and each network's weight on its
+    group's rows, networks × R; R is the most rows a group holds out,
+    shorter groups padded with row 0 of weight 0. Measuring every network
+    on every row would cost as many passes over the data as there are
+    groups (on 3000 cells of 500 genes, a third of an epoch's time).
+    """
+    held_out = held_out_weight != 0
+    n_networks = len(held_out)
+    n_groups = next(g for g in range(1, n_networks + 1)
+                    if n_networks % g == 0 and np.array_equal(
+                        held_out, np.tile(held_out[:g], (n_networks // g, 1))))
+    counts = held_out[:n_groups].sum(axis=1)
+    rows = np.zeros((n_groups, max(1, int(counts.max()))), np.int32)
+    for g in range(n_groups):
+        rows[g, :counts[g]] = np.flatnonzero(held_out[g])
+    padded = np.arange(rows.shape[1])[None, :] >= counts[:, None]
+    repeats = (n_networks // n_groups, 1)
+    weights = np.take_along_axis(np.asarray(held_out_weight, np.float32),
+                                 np.tile(rows, repeats), axis=1)
+    weights[np.tile(padded, repeats)] = 0
+    return rows, weights
 
 
 def _curves(chunks, evaluate):
@@ -223,12 +255,10 @@ def _trace(hidden, activation, dropout, sparse):
     activate = keras.activations.get(activation)
 
     def first_layer_input(X, rows, kernel):
-        """X's rows (all where None) times the first layers' kernels."""
+        """X's rows times the first layers' kernels."""
         if sparse:
-            return sparse_batches.times(
-                X, tf.range(sparse_batches.n_rows(X)) if rows is None
-                else rows, kernel)
-        return tf.matmul(X if rows is None else tf.gather(X, rows), kernel)
+            return sparse_batches.times(X, rows, kernel)
+        return tf.matmul(tf.gather(X, rows), kernel)
 
     def logits(X, rows, weights, center, scale, training, seed):
         first = weights[0] * scale[:, :, None]  # genes × networks × width
@@ -236,8 +266,40 @@ def _trace(hidden, activation, dropout, sparse):
         z = tf.reshape(first_layer_input(X, rows,
                                          tf.reshape(first, [n_genes, -1])),
                        [-1, n_networks, width])
+        return later_layers(tf.transpose(z, [1, 0, 2]), first, weights,
+                            center, training, seed)
+
+    def held_out_logits(X, X_held_out, rows, weights, center, scale):
+        """Every network's logits on its group's held-out rows (groups ×
+        rows, ``held_out_groups``): networks × rows × classes."""
+        first = weights[0] * scale[:, :, None]
+        n_genes, n_networks, width = tf.unstack(tf.shape(first))
+        n_groups, n_rows = tf.unstack(tf.shape(rows))
+        per_group = n_networks // n_groups  # network m is in group m % G
+        if sparse:
+            # every network on every group's rows, then each on its own
+            z = sparse_batches.times(X, tf.reshape(rows, [-1]),
+                                     tf.reshape(first, [n_genes, -1]))
+            z = tf.reshape(z, [n_groups, n_rows, per_group, n_groups, width])
+            z = tf.linalg.diag_part(tf.transpose(z, [2, 1, 4, 0, 3]))
+            z = tf.transpose(z, [0, 3, 1, 2])
+        else:
+            kernels = tf.transpose(
+                tf.reshape(first, [n_genes, per_group, n_groups, width]),
+                [2, 0, 1, 3])  # groups × genes × networks of the group × width
+            z = tf.matmul(X_held_out, tf.reshape(
+                kernels, [n_groups, n_genes, per_group * width]))
+            z = tf.transpose(
+                tf.reshape(z, [n_groups, n_rows, per_group, width]),
+                [2, 0, 1, 3])
+        return later_layers(tf.reshape(z, [n_networks, n_rows, width]),
+                            first, weights, center, False, None)
+
+    def later_layers(z, first, weights, center, training, seed):
+        """From the first layers' products with uncentred input (networks ×
+        samples × width) to the logits."""
         offset = tf.reduce_sum(center[:, :, None] * first, axis=0)
-        z = tf.transpose(z, [1, 0, 2]) - offset[:, None] + weights[1][:, None]
+        z = z - offset[:, None] + weights[1][:, None]
         if not hidden:
             return z  # networks × samples × classes
         z = activate(z)
@@ -252,14 +314,18 @@ def _trace(hidden, activation, dropout, sparse):
         return w - rate * m / (tf.sqrt(v) + ADAM_EPSILON), m, v
 
     def hits(out, y):
+        """y: the samples' classes, or each network's (networks × samples)"""
         return tf.cast(tf.equal(tf.argmax(out, axis=2, output_type=tf.int32),
-                                y[None]), tf.float32)
+                                y), tf.float32)
 
-    def run(X, y, center, scale, l2, train_weight, held_out_weight,
-            evaluate, keep_epoch, batch_size, epoch_rows, learning_rate, seed,
-            first_epoch, n_epochs, state):
+    def run(X, y, center, scale, l2, train_weight, held_out_rows,
+            held_out_weight, evaluate, keep_epoch, batch_size, epoch_rows,
+            learning_rate, seed, first_epoch, n_epochs, state):
         n = sparse_batches.n_rows(X) if sparse else tf.shape(X)[0]
         n_weights = len(shapes)
+        X_held_out = None if sparse else tf.gather(X, held_out_rows)
+        y_held_out = tf.tile(tf.gather(y, held_out_rows), [
+            tf.shape(l2)[0] // tf.shape(held_out_rows)[0], 1])
 
         def one_epoch(epoch, step, state, curves):
             # a random permutation as XLA could compile it (it has no shuffle)
@@ -305,22 +371,25 @@ def _trace(hidden, activation, dropout, sparse):
                 (tf.constant(0), step, weights, first, second,
                  tf.zeros([3, tf.shape(l2)[0]])), **ONE_STEP_AT_A_TIME)
 
-            def scores_after_the_epoch():
-                out = logits(X, None, weights, center, scale, False, None)
-                entropy, right = sparse_entropy(out, y), hits(out, y)
-                row = []
-                for weight in (train_weight, held_out_weight):
-                    total = tf.maximum(tf.reduce_sum(weight, axis=1), 1e-12)
-                    row += [tf.reduce_sum(entropy * weight, axis=1) / total,
-                            tf.reduce_sum(right * weight, axis=1) / total]
-                return tf.stack(row)
-
             def scores_during_the_epoch():
-                # without held-out rows, the training rows' scores as they
-                # were met in the epoch's batches spare a pass over the data
+                # the training rows' scores as they were met in the epoch's
+                # batches spare a pass over the data
                 total = tf.maximum(sums[2], 1e-12)
                 return tf.stack([sums[0] / total, sums[1] / total,
                                  tf.zeros_like(total), tf.zeros_like(total)])
+
+            def scores_after_the_epoch():
+                out = held_out_logits(X, X_held_out, held_out_rows, weights,
+                                      center, scale)
+                total = tf.maximum(tf.reduce_sum(held_out_weight, axis=1),
+                                   1e-12)
+                entropy = sparse_entropy(out, y_held_out)
+                right = hits(out, y_held_out)
+                met = scores_during_the_epoch()
+                return tf.stack([
+                    met[0], met[1],
+                    tf.reduce_sum(entropy * held_out_weight, axis=1) / total,
+                    tf.reduce_sum(right * held_out_weight, axis=1) / total])
 
             row = tf.cond(evaluate, scores_after_the_epoch,
                           scores_during_the_epoch)
@@ -345,7 +414,8 @@ def _trace(hidden, activation, dropout, sparse):
     return tf.function(run, autograph=False, input_signature=[
         sparse_batches.csr_signature() if sparse else matrix,
         tf.TensorSpec([None], tf.int32), matrix, matrix,
-        tf.TensorSpec([None], tf.float32), matrix, matrix,
+        tf.TensorSpec([None], tf.float32), matrix,
+        tf.TensorSpec([None, None], tf.int32), matrix,
         tf.TensorSpec([], tf.bool), tf.TensorSpec([None], tf.int32),
         scalar, scalar,
         tf.TensorSpec([None], tf.float32), tf.TensorSpec([2], tf.int32),
@@ -353,7 +423,8 @@ def _trace(hidden, activation, dropout, sparse):
 
 
 def sparse_entropy(logits, y):
-    """Cross-entropy of every network (rows) and sample (columns)."""
+    """Cross-entropy of every network (rows) and sample (columns); y: the
+    samples' classes, or each network's (networks × samples)."""
     import tensorflow as tf
     log_probs = tf.nn.log_softmax(logits)
     return -tf.reduce_sum(log_probs * tf.one_hot(y, tf.shape(logits)[2]),

@@ -68,6 +68,13 @@ class TestDefaultLearnerChoosesByItself(unittest.TestCase):
             self.assertEqual(len(member.columns), candidate.n_genes
                              or len(self.data.domain.attributes))
 
+    def test_a_candidates_epochs_are_where_its_held_out_loss_settled(self):
+        for score in self.model.selection.scores:
+            curve = np.array(score.loss_curve)
+            settled = curve <= curve.min() + model_selection.MIN_DELTA
+            self.assertEqual(score.epochs, np.argmax(settled) + 1)
+            self.assertEqual(score.log_loss, curve[score.epochs - 1])
+
     def test_probabilities_are_the_mean_of_the_networks(self):
         X = self.model.network_input(self.data.X)
         each = [member.network.predict_proba(X[:, member.columns])
@@ -76,6 +83,33 @@ class TestDefaultLearnerChoosesByItself(unittest.TestCase):
         self.assertFalse(np.allclose(each[0], each[1]))
         np.testing.assert_allclose(self.model(self.data, self.model.Probs),
                                    np.mean(each, axis=0), rtol=1e-6)
+
+
+class TestSettledLoss(unittest.TestCase):
+    delta = model_selection.MIN_DELTA
+
+    def test_settles_at_the_first_epoch_within_min_delta_of_the_lowest(self):
+        creeping = [1.0, 0.5, 0.3, 0.3 - self.delta / 2, 0.3 - self.delta * .9]
+        turning = [1.0, 0.6, 0.5, 0.4, 0.5]
+        loss = np.column_stack([creeping, turning])
+        np.testing.assert_equal(model_selection.settled_epochs(loss), [2, 3])
+
+    def test_an_undefined_loss_never_settles(self):
+        loss = np.array([[0.5, np.nan], [0.2, np.nan], [np.nan, np.nan]])
+        np.testing.assert_equal(model_selection.settled_epochs(loss), [1, 0])
+
+    def test_training_stops_patience_epochs_after_every_loss_settled(self):
+        patience = model_selection.PATIENCE
+        # settles at index 10, and then creeps down by a 50th of MIN_DELTA
+        # an epoch, for ever
+        creeping = np.r_[np.linspace(1.0, 0.3, 11),
+                         0.3 - self.delta / 50 * np.arange(1, 90)]
+        # lowest at index 19
+        turning = np.r_[np.linspace(1.0, 0.5, 20), np.full(80, 0.6)]
+        loss = np.column_stack([creeping, turning])
+        stops = [model_selection.settled_long_enough(loss[:done])
+                 for done in range(1, 101)]
+        self.assertEqual(stops.index(True) + 1, 19 + patience + 1)
 
 
 class TestChoiceIsReproducible(unittest.TestCase):

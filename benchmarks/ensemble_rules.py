@@ -46,18 +46,19 @@ class OneInnerCrossValidation:
 
     def __init__(self):
         self.run = model_selection.inner_cross_validation
-        self.last_key = self.selection = None
+        self.last_key = self.selection = self.trained = None
         self.rule = None
 
-    def __call__(self, X, y, *args):
+    def __call__(self, X, y, *args, **kwargs):
         key = (X.shape, hash(X[:, :50].tobytes()), hash(y.tobytes()))
         if key != self.last_key:
-            self.last_key, self.selection = key, self.run(X, y, *args)
+            self.last_key = key
+            self.selection, self.trained = self.run(X, y, *args, **kwargs)
         for score in self.selection.scores:
             score.chosen = False
         for score in self.rule(self.selection.scores):
             score.chosen = True
-        return self.selection
+        return self.selection, self.trained
 
 
 def main():

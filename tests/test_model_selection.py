@@ -68,11 +68,10 @@ class TestDefaultLearnerChoosesByItself(unittest.TestCase):
             self.assertEqual(len(member.columns), candidate.n_genes
                              or len(self.data.domain.attributes))
 
-    def test_a_candidates_epochs_are_where_its_held_out_loss_settled(self):
+    def test_a_candidates_epochs_are_its_best_by_keras_early_stopping(self):
         for score in self.model.selection.scores:
             curve = np.array(score.loss_curve)
-            settled = curve <= curve.min() + model_selection.MIN_DELTA
-            self.assertEqual(score.epochs, np.argmax(settled) + 1)
+            self.assertEqual(score.epochs, keras_best_epoch(curve))
             self.assertEqual(score.log_loss, curve[score.epochs - 1])
 
     def test_probabilities_are_the_mean_of_the_networks(self):
@@ -85,29 +84,40 @@ class TestDefaultLearnerChoosesByItself(unittest.TestCase):
                                    np.mean(each, axis=0), rtol=1e-6)
 
 
-class TestSettledLoss(unittest.TestCase):
+def keras_best_epoch(loss):
+    """The best epoch, from 1, by the rule of Keras's EarlyStopping with
+    min_delta: a loss lower than the best one by more than min_delta is
+    the new best."""
+    best, best_epoch = np.inf, 0
+    for epoch, value in enumerate(loss, start=1):
+        if value < best - model_selection.MIN_DELTA:
+            best, best_epoch = value, epoch
+    return best_epoch
+
+
+class TestBestEpochs(unittest.TestCase):
     delta = model_selection.MIN_DELTA
 
-    def test_settles_at_the_first_epoch_within_min_delta_of_the_lowest(self):
+    def test_the_best_is_the_last_epoch_better_by_more_than_min_delta(self):
         creeping = [1.0, 0.5, 0.3, 0.3 - self.delta / 2, 0.3 - self.delta * .9]
         turning = [1.0, 0.6, 0.5, 0.4, 0.5]
         loss = np.column_stack([creeping, turning])
-        np.testing.assert_equal(model_selection.settled_epochs(loss), [2, 3])
+        np.testing.assert_equal(model_selection.best_epochs(loss), [2, 3])
 
-    def test_an_undefined_loss_never_settles(self):
+    def test_an_undefined_loss_is_never_the_best(self):
         loss = np.array([[0.5, np.nan], [0.2, np.nan], [np.nan, np.nan]])
-        np.testing.assert_equal(model_selection.settled_epochs(loss), [1, 0])
+        np.testing.assert_equal(model_selection.best_epochs(loss), [1, 0])
 
-    def test_training_stops_patience_epochs_after_every_loss_settled(self):
+    def test_training_stops_patience_epochs_after_the_last_new_best(self):
         patience = model_selection.PATIENCE
-        # settles at index 10, and then creeps down by a 50th of MIN_DELTA
-        # an epoch, for ever
+        # best at index 10, then creeping down by a 50th of MIN_DELTA an
+        # epoch: better by more than MIN_DELTA only at index 61
         creeping = np.r_[np.linspace(1.0, 0.3, 11),
                          0.3 - self.delta / 50 * np.arange(1, 90)]
         # lowest at index 19
         turning = np.r_[np.linspace(1.0, 0.5, 20), np.full(80, 0.6)]
         loss = np.column_stack([creeping, turning])
-        stops = [model_selection.settled_long_enough(loss[:done])
+        stops = [model_selection.patience_ran_out(loss[:done])
                  for done in range(1, 101)]
         self.assertEqual(stops.index(True) + 1, 19 + patience + 1)
 
@@ -250,12 +260,14 @@ class TestManySamples(unittest.TestCase):
             calls.append((kwargs["batch_size"], kwargs.get("rows_per_epoch")))
             return train_stack(*args, **kwargs)
 
+        # more samples than the choice reads: the ensemble trains apart
         with mock.patch.object(model_selection, "MAX_BATCH", 4), \
+                mock.patch.object(model_selection, "MAX_INNER_SAMPLES", 60), \
                 mock.patch.object(model_selection, "train_stack", record):
             model = NeuralGeneClassifierLearner()(data)
         steps = model_selection.STEPS_PER_EPOCH
-        # the inner folds' 72 samples, then the ensemble's 90: batches of
-        # 4, and the ensemble's epochs of steps × 4 rows
+        # the inner folds' 40 training samples, then the ensemble's 90:
+        # batches of 4, and the ensemble's epochs of steps × 4 rows
         self.assertEqual(set(calls), {(4, None), (4, steps * 4)})
         probs = assert_valid_probabilities(model, data)
         self.assertGreater(np.mean(probs.argmax(axis=1) == data.Y), 0.9)
@@ -273,6 +285,60 @@ class TestManySamples(unittest.TestCase):
         self.assertEqual(selection.inner_folds,
                          model_selection.MIN_INNER_FOLDS)
         self.assertEqual(selection.n_samples, 60)
+
+
+class TestEnsembleTrainedBeside(unittest.TestCase):
+    """On up to MAX_INNER_SAMPLES samples, every candidate's network on all
+    of them trains in its inner folds' stack."""
+
+    def fit(self, data, **patches):
+        calls = []
+        train_stack = model_selection.train_stack
+
+        def record(X, y, layout, center, scale, l2, train_weight,
+                   held_out_weight=None, **kwargs):
+            calls.append((train_weight, held_out_weight, kwargs))
+            return train_stack(X, y, layout, center, scale, l2, train_weight,
+                               held_out_weight, **kwargs)
+
+        with mock.patch.multiple(model_selection, train_stack=record,
+                                 **patches):
+            model = NeuralGeneClassifierLearner()(data)
+        return model, calls
+
+    def test_one_network_per_candidate_trains_on_all_samples_beside(self):
+        data = expression_table(n_samples=60)
+        model, calls = self.fit(data)
+        n_folds = model.selection.inner_folds
+        n_candidates = 0
+        for train, held_out, kwargs in calls:
+            self.assertIsNotNone(held_out)  # no stack after the choice
+            on_all = np.flatnonzero((train > 0).all(axis=1))
+            self.assertEqual(list(on_all),
+                             list(range(n_folds, len(train), n_folds + 1)))
+            self.assertFalse(held_out[on_all].any())
+            np.testing.assert_array_equal(kwargs["returned"], on_all)
+            n_candidates += len(on_all)
+        self.assertEqual(n_candidates, len(model.selection.scores))
+
+    def test_a_member_is_trained_for_its_candidates_epochs(self):
+        data = expression_table(n_samples=60)
+        for patches in ({}, {"MAX_INNER_SAMPLES": 40}):
+            with self.subTest(**patches):
+                model, _ = self.fit(data, **patches)
+                best = model.selection.chosen[0]
+                self.assertEqual(len(model.history["loss"]), best.epochs)
+                self.assertEqual(model.best_epoch, best.epochs)
+
+    def test_apart_where_the_choice_reads_fewer_samples_than_there_are(self):
+        data = expression_table(n_samples=60)
+        model, calls = self.fit(data, MAX_INNER_SAMPLES=40)
+        held_out = [call[1] is not None for call in calls]
+        # the inner folds' stacks, then the ensemble's
+        self.assertIn(False, held_out)
+        self.assertEqual(held_out, sorted(held_out, reverse=True))
+        for train, _, kwargs in calls:
+            self.assertIsNone(kwargs.get("keep_best"))
 
 
 class TestCountData(unittest.TestCase):
@@ -329,14 +395,21 @@ class TestCancel(unittest.TestCase):
 
         def progress(fraction, message=""):
             reports.append((fraction, message))
-            if message == "Choosing the network":
+            if message.startswith("Choosing") and fraction > 0:
                 raise Cancelled
 
-        with self.assertRaises(Cancelled):
-            NeuralGeneClassifierLearner()(expression_table(),
-                                          progress_callback=progress)
-        self.assertNotIn("Training the chosen networks",
-                         [message for _, message in reports])
+        for max_inner_samples in (40, 1000):  # the ensemble apart, beside
+            with self.subTest(max_inner_samples=max_inner_samples), \
+                    mock.patch.object(model_selection, "MAX_INNER_SAMPLES",
+                                      max_inner_samples):
+                reports.clear()
+                with self.assertRaises(Cancelled):
+                    NeuralGeneClassifierLearner()(expression_table(),
+                                                  progress_callback=progress)
+                # raised after the first ten epochs of the first stack
+                self.assertLess(reports[-1][0], 0.5)
+                self.assertNotIn("Training the chosen networks",
+                                 [message for _, message in reports])
 
 
 def stack_calls(data, learner, validation):

@@ -13,6 +13,7 @@ from Orange.widgets.tests.base import (
 
 from orangecontrib.neuralgene.learner import (
     DEFAULT_PARAMETERS, NeuralGeneClassifierLearner)
+from orangecontrib.neuralgene import model_selection
 from orangecontrib.neuralgene.importance import gene_importance
 from orangecontrib.neuralgene.widgets import owneuralgeneclassifier
 from orangecontrib.neuralgene.widgets.owneuralgeneclassifier import (
@@ -402,20 +403,29 @@ class TestAutomaticChoice(NeuralGeneWidgetTest):
         self.assertEqual(lines, [model.selection.chosen[0].epochs])
 
     def test_progress_moves_and_says_what_is_done(self):
-        self.widget.progressBarSet = Mock()
-        self.widget.setStatusMessage = Mock()
-        self.train(self.data)
-        progress = [call[0][0] for call in
-                    self.widget.progressBarSet.call_args_list]
-        self.assertEqual(progress, sorted(progress))
-        self.assertTrue(any(0 < value < 80 for value in progress), progress)
-        self.assertEqual(progress[-1], 100)
-        statuses = [call[0][0] for call in
-                    self.widget.setStatusMessage.call_args_list]
-        self.assertIn("Choosing the network (inner cross-validation)",
-                      statuses)
-        self.assertIn("Training the chosen networks", statuses)
-        self.assertIn("Measuring gene importance", statuses)
+        # on more samples than the choice reads, the chosen networks are
+        # trained after it; on fewer, beside it
+        for max_inner_samples, stages in (
+                (20, ["Choosing the network (inner cross-validation)",
+                      "Training the chosen networks"]),
+                (1000, ["Choosing and training the networks "
+                        "(inner cross-validation)"])):
+            with self.subTest(max_inner_samples=max_inner_samples), \
+                    patch.object(model_selection, "MAX_INNER_SAMPLES",
+                                 max_inner_samples):
+                self.widget.progressBarSet = Mock()
+                self.widget.setStatusMessage = Mock()
+                self.train(self.data)
+                progress = [call[0][0] for call in
+                            self.widget.progressBarSet.call_args_list]
+                self.assertEqual(progress, sorted(progress))
+                self.assertTrue(any(0 < value < 80 for value in progress),
+                                progress)
+                self.assertEqual(progress[-1], 100)
+                statuses = [call[0][0] for call in
+                            self.widget.setStatusMessage.call_args_list]
+                for stage in stages + ["Measuring gene importance"]:
+                    self.assertIn(stage, statuses)
 
     def test_training_history_has_a_row_per_epoch_of_the_longest_curve(self):
         model = self.train(self.data)

@@ -7,7 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from orangecontrib.neuralgene.parallel_networks import (
-    EPOCHS_PER_CALL, StackLayout, held_out_groups, train_stack)
+    EPOCHS_PER_CALL, KeepBest, StackLayout, held_out_groups, train_stack)
 from tests.helpers import expression_arrays
 
 X, Y = expression_arrays(n_samples=40, n_genes=10, n_classes=3,
@@ -238,6 +238,54 @@ class TestHeldOutGroups(unittest.TestCase):
                             np.sum((probs.argmax(axis=1) == Y) * weight)
                             / weight.sum(),
                             curves.held_out_accuracy[-1, m], places=5)
+
+
+class TestKeepBest(unittest.TestCase):
+    """Two networks hold out half the rows each; a third trains on all rows
+    and is kept by their mean held-out loss."""
+
+    def train(self, min_delta, **kwargs):
+        train = np.ones((3, len(Y)), np.float32)
+        train[0, :20] = train[1, 20:] = 0
+        held_out = 1 - train
+        return stack(n_networks=3, train_weight=train,
+                     held_out_weight=held_out, epochs=30, learning_rate=0.1,
+                     **kwargs,
+                     keep_best=KeepBest(np.zeros(3, int),
+                                        np.array([0.5, 0.5, 0]), min_delta))
+
+    @staticmethod
+    def keras_best_epoch(loss, min_delta):
+        best, best_epoch = np.inf, 0
+        for epoch, value in enumerate(loss, start=1):
+            if value < best - min_delta:
+                best, best_epoch = value, epoch
+        return best_epoch
+
+    def test_the_kept_network_is_the_one_at_its_groups_best_epoch(self):
+        for min_delta in (0.0, 0.01):
+            with self.subTest(min_delta=min_delta):
+                curves, networks = self.train(min_delta, returned=[2])
+                mean = curves.held_out_loss[:, :2].mean(axis=1)
+                epoch = self.keras_best_epoch(mean, min_delta)
+                self.assertLess(epoch, 30)  # else the last would pass
+                self.assertEqual(list(curves.kept_epoch), [epoch])
+                _, at_epoch = self.train(min_delta,
+                                         keep_epoch=np.full(3, epoch))
+                inputs = network_input(X, np.ones(10, np.float32))
+                self.assertEqual(len(networks), 1)
+                np.testing.assert_allclose(
+                    networks[0].predict_proba(inputs),
+                    at_epoch[2].predict_proba(inputs), rtol=1e-5, atol=1e-7)
+
+    def test_a_larger_min_delta_keeps_an_earlier_epoch(self):
+        small, _ = self.train(0.0)
+        large, _ = self.train(0.05)
+        self.assertLess(large.kept_epoch[2], small.kept_epoch[2])
+
+    def test_needs_held_out_rows(self):
+        with self.assertRaisesRegex(ValueError, "held-out"):
+            stack(keep_best=KeepBest(np.zeros(2, int), np.ones(2), 0.0))
 
 
 class TestDivergence(unittest.TestCase):

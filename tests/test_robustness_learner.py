@@ -104,9 +104,10 @@ class TestAwkwardTables(unittest.TestCase):
         # the table itself is 8 MB; training by hand needs one float32 copy
         # and blocks of temporaries, not copies of the table per step; the
         # automatic choice also keeps every gene's centre and scale for each
-        # network of an inner-fold stack: 30 networks on all genes, six
-        # candidates by five folds, each array about the table's size
-        for mode, parameters, most in (("automatic", {}, 9),
+        # network of an inner-fold stack: 36 networks on all genes, six
+        # candidates by five folds and one on all samples, each array about
+        # the table's size
+        for mode, parameters, most in (("automatic", {}, 11),
                                        ("by hand", QUICK_MANUAL, 3)):
             with self.subTest(mode):
                 # TensorFlow's import and the graphs' tracing are paid once

@@ -5,8 +5,8 @@ of a small family (how many genes, a hidden layer or none, how strong the
 L2 penalty) is trained on the training part of each stratified inner fold,
 with genes ranked and scaled on that part alone, and its loss on the
 held-out part is recorded after every epoch. A candidate's number of
-epochs is the first at which its mean held-out loss over the folds came
-within MIN_DELTA of its lowest; the candidates are ranked by that loss,
+epochs is its best by the mean held-out loss over the folds (improvements
+under MIN_DELTA not counted); the candidates are ranked by that loss,
 and the best few are retrained on all the samples for their number of
 epochs. Their probabilities are averaged.
 
@@ -19,7 +19,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
@@ -28,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 from orangecontrib.neuralgene.gene_scores import anova_f_scores, top_genes
 from orangecontrib.neuralgene.network import TrainedNetwork
 from orangecontrib.neuralgene.parallel_networks import (
-    StackCurves, StackLayout, train_stack)
+    KeepBest, StackLayout, train_stack)
 from orangecontrib.neuralgene.sparse_expression import (
     fit_scaler, kept_columns)
 from orangecontrib.neuralgene.training_rules import TrainingDiverged
@@ -36,7 +36,7 @@ from orangecontrib.neuralgene.training_rules import TrainingDiverged
 __all__ = ["Candidate", "CandidateScore", "ModelSelection", "Member",
            "default_family", "family_notes", "genes_for_all", "FALLBACK",
            "inner_folds_for", "choose_and_train", "inner_cross_validation",
-           "rank_candidates", "settled_epochs", "settled_long_enough"]
+           "rank_candidates", "best_epochs", "patience_ran_out"]
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class Candidate:
 class CandidateScore:
     """How a candidate did on the held-out parts of the inner folds."""
     candidate: Candidate
-    epochs: int  # the epoch count at which the mean held-out loss settled
+    epochs: int  # its best epoch by the mean held-out loss (MIN_DELTA)
     accuracy: float
     log_loss: float
     chosen: bool = False
@@ -137,12 +137,13 @@ class Member:
 # compared on the validation panel with benchmarks/ensemble_rules.py.
 LINEAR_PENALTIES = (1e-2, 1e-1, 1.0)
 MAX_EPOCHS = 100
-PATIENCE = 15  # epochs past every candidate's settled held-out loss
-# A candidate's held-out loss has settled at the first epoch within
-# MIN_DELTA (nats, mean over samples) of its lowest: smaller gains are
-# below what the table shows and the inner estimate's noise, but on
-# separable classes (brown-selected) the loss creeps down for hundreds of
-# epochs, and waiting for its last gain doubled the training time
+PATIENCE = 15  # epochs past every candidate's best one
+# A candidate's best epoch, by Keras's EarlyStopping rule, is one whose
+# held-out loss is below the last best one's by more than MIN_DELTA (nats,
+# mean over samples): smaller gains are below what the table shows and the
+# inner estimate's noise, but on separable classes (brown-selected) the
+# loss creeps down by them for hundreds of epochs, and waiting for the
+# last of them doubled the training time
 MIN_DELTA = 1e-3
 ENSEMBLE_SIZE = 5
 MAX_INNER_FOLDS = 5
@@ -261,10 +262,16 @@ def choose_and_train(X, y, weights, family: Sequence[Candidate],
              "for choosing the network by inner cross-validation: trained "
              f"the fixed fallback ({FALLBACK}, {FALLBACK_EPOCHS} epochs)."])
     else:
-        report(0, "Choosing the network")
-        selection = inner_cross_validation(
+        beside = len(y) <= MAX_INNER_SAMPLES
+        share, stage = ((1, "Choosing and training the networks") if beside
+                        else (0.8, "Choosing the network"))
+        report(0, stage)
+        selection, trained = inner_cross_validation(
             X, y, weights, family, n_folds, seed, n_classes, ensemble_size,
-            lambda done: report(0.8 * done, "Choosing the network"))
+            lambda done: report(share * done, stage), train_beside=beside)
+        if beside:
+            return (selection,
+                    *_ensemble_trained_beside(X, selection, trained))
     report(0.8, "Picking the genes of the chosen networks")
     return (selection, *_train_ensemble(
         X, y, weights, selection, seed, n_classes,
@@ -283,10 +290,30 @@ def inner_folds_for(n_samples: int) -> int:
             else MAX_INNER_FOLDS)
 
 
+@dataclass
+class TrainedBeside:
+    """A candidate's network trained on all the samples in the stack of its
+    inner folds, kept at its number of epochs."""
+    network: TrainedNetwork
+    genes: np.ndarray  # the columns of X it reads
+    scale: np.ndarray  # what it multiplied them by, after centring
+    history: dict
+
+
 def inner_cross_validation(X, y, weights, family, n_folds, seed,
-                           n_classes, ensemble_size, progress
-                           ) -> ModelSelection:
-    """Every candidate's inner scores, the best ``ensemble_size`` chosen."""
+                           n_classes, ensemble_size, progress,
+                           train_beside=False
+                           ) -> Tuple[ModelSelection,
+                                      Optional[Dict[Candidate, TrainedBeside]]]:
+    """Every candidate's inner scores, the best ``ensemble_size`` chosen.
+
+    With ``train_beside``, each candidate's stack also trains its network
+    on all the samples, one more network beside its inner folds' (on tables
+    of a few hundred samples the stacks' time goes into TensorFlow's cost
+    per step, whatever their size, and training the ensemble after them
+    took a quarter of the time). It is kept at the candidate's number of
+    epochs, as the folds' mean held-out loss says, in the graph; those
+    networks are returned by candidate."""
     notes = []
     n_total = len(y)
     if n_total > MAX_INNER_SAMPLES:
@@ -298,9 +325,11 @@ def inner_cross_validation(X, y, weights, family, n_folds, seed,
                      f"{n_total} samples (stratified), then trained on all.")
     folds = list(StratifiedKFold(n_folds, shuffle=True, random_state=seed)
                  .split(np.zeros(len(y)), y))
+    batch_size = batch_size_for(len(folds[0][0]))
+    if train_beside:
+        folds.append((np.arange(len(y)), np.arange(0)))
     fold_scores = [anova_f_scores(X[train], y[train]) for train, _ in folds]
     scalers = [fit_scaler(X[train]) for train, _ in folds]
-    batch_size = batch_size_for(len(folds[0][0]))
 
     merged = {}
     for candidate in family:
@@ -316,18 +345,20 @@ def inner_cross_validation(X, y, weights, family, n_folds, seed,
         def report(epochs):
             report_stack(i, epochs / MAX_EPOCHS)
 
-        curves = _train_on_folds(
+        return _train_on_folds(
             X, y, weights, candidates, folds, fold_scores, scalers,
             StackLayout(n_classes, hidden, "relu", dropout), batch_size,
-            seed + i, report)
-        return _scores(candidates, curves, n_folds)
+            seed + i, report, n_folds)
 
-    scores = [score for stack_scores in _train_stacks(train, len(stacks), X)
-              for score in stack_scores]
+    scores, trained = [], {}
+    for stack_scores, stack_trained in _train_stacks(train, len(stacks), X):
+        scores += stack_scores
+        trained.update(stack_trained)
     scores.sort(key=lambda score: family.index(score.candidate))
     for score in rank_candidates(scores)[:ensemble_size]:
         score.chosen = True
-    return ModelSelection(scores, n_folds, len(y), notes)
+    return (ModelSelection(scores, n_folds, len(y), notes),
+            trained if train_beside else None)
 
 
 # On tables of more genes than this, candidates on the top genes train in a
@@ -380,19 +411,23 @@ def rank_candidates(scores: List[CandidateScore]) -> List[CandidateScore]:
 
 
 def _train_on_folds(X, y, weights, candidates, folds, fold_scores, scalers,
-                    layout, batch_size, seed, progress) -> StackCurves:
+                    layout, batch_size, seed, progress, n_folds
+                    ) -> Tuple[List[CandidateScore],
+                               Dict[Candidate, TrainedBeside]]:
     """Every candidate on every fold, in one stack; networks are ordered
-    candidate by candidate, fold by fold."""
+    candidate by candidate, fold by fold. Folds past the first ``n_folds``
+    hold out no rows: there, the candidate's network on all samples."""
     fold_genes = [[top_genes(scores, c.n_genes) for scores in fold_scores]
                   for c in candidates]
     columns = np.unique(np.concatenate(
         [genes for per_fold in fold_genes for genes in per_fold]))
-    n_networks = len(candidates) * len(folds)
+    per_candidate = len(folds)
+    n_networks = len(candidates) * per_candidate
     center = np.zeros((n_networks, len(columns)), np.float32)
     scale = np.zeros_like(center)
     train_weight = np.zeros((n_networks, len(y)), np.float32)
     held_out_weight = np.zeros_like(train_weight)
-    l2 = np.zeros(n_networks, np.float32)
+    l2 = np.zeros(n_networks)
     m = 0
     for c, candidate in enumerate(candidates):
         for f, (train, held_out) in enumerate(folds):
@@ -405,19 +440,42 @@ def _train_on_folds(X, y, weights, candidates, folds, fold_scores, scalers,
             l2[m] = candidate.l2
             m += 1
 
-    def stop_when_settled(done, curves):
+    def stop_when_patience_ran_out(done, curves):
         progress(done)  # may raise to abort
-        return settled_long_enough(
-            _mean_over_folds(curves.held_out_loss, len(folds)))
+        return patience_ran_out(
+            _mean_over_folds(curves.held_out_loss, n_folds, per_candidate))
 
+    inner = np.arange(n_networks) % per_candidate < n_folds
+    beside = np.flatnonzero(~inner)
+    keep = None
+    if len(beside):
+        # a candidate's network on all samples is kept by the mean
+        # held-out loss of its folds
+        keep = KeepBest(np.arange(n_networks) // per_candidate,
+                        inner / n_folds, MIN_DELTA)
     if len(columns) < X.shape[1]:
         X = kept_columns(X, columns)
-    curves, _ = train_stack(
+    curves, networks = train_stack(
         X, y, layout, center, scale, l2, train_weight,
-        held_out_weight, epochs=MAX_EPOCHS, batch_size=batch_size,
+        held_out_weight, keep_best=keep, returned=beside,
+        epochs=MAX_EPOCHS, batch_size=batch_size,
         learning_rate=learning_rate_for_each(scale), seed=seed,
-        chunk_callback=stop_when_settled)
-    return curves
+        chunk_callback=stop_when_patience_ran_out)
+    # where networks trained beside, the epochs at which the graph kept them
+    # (the mean held-out loss in numpy could differ in its last bit)
+    scores = _scores(candidates, curves, n_folds, per_candidate,
+                     curves.kept_epoch if len(beside) else None)
+    trained = {}
+    for c, m in enumerate(beside):
+        epochs = scores[c].epochs
+        if not np.isfinite(curves.loss[epochs - 1, m]):
+            continue  # diverged: never chosen unless all did
+        genes = np.flatnonzero(scale[m])
+        trained[candidates[c]] = TrainedBeside(
+            networks[c], columns[genes], scale[m, genes],
+            {"loss": curves.loss[:epochs, m].tolist(),
+             "accuracy": curves.accuracy[:epochs, m].tolist()})
+    return scores, trained
 
 
 def learning_rate_for_each(scale):
@@ -426,38 +484,79 @@ def learning_rate_for_each(scale):
                     np.float32)
 
 
-def _mean_over_folds(curve, n_folds):
-    """epochs × (candidates × folds) -> epochs × candidates"""
-    return curve.reshape(len(curve), -1, n_folds).mean(axis=2)
+def _mean_over_folds(curve, n_folds, per_candidate=None):
+    """epochs × (candidates × folds) -> epochs × candidates, over the first
+    n_folds of every candidate's ``per_candidate`` networks"""
+    per_candidate = per_candidate or n_folds
+    return curve.reshape(len(curve), -1, per_candidate)[:, :, :n_folds].mean(
+        axis=2)
 
 
-def settled_epochs(loss: np.ndarray) -> np.ndarray:
-    """For every column of loss (epochs × candidates), the index of the
-    first epoch within MIN_DELTA of the column's lowest loss; an undefined
-    loss is never the lowest."""
-    loss = np.nan_to_num(loss, nan=np.inf)
-    return np.argmax(loss <= loss.min(axis=0) + MIN_DELTA, axis=0)
+def best_epochs(loss: np.ndarray) -> np.ndarray:
+    """For every column of loss (epochs × candidates), the index of its
+    best epoch by Keras's EarlyStopping rule with ``min_delta``: an epoch
+    whose loss is below the best epoch's by more than MIN_DELTA becomes
+    the best. An undefined loss never does."""
+    lowest = np.full(loss.shape[1], np.inf)
+    best = np.zeros(loss.shape[1], int)
+    for epoch, row in enumerate(loss):
+        improved = row < lowest - MIN_DELTA
+        lowest[improved] = row[improved]
+        best[improved] = epoch
+    return best
 
 
-def settled_long_enough(loss: np.ndarray) -> bool:
-    """Whether the inner folds' training may stop: every candidate's mean
-    held-out loss (epochs × candidates) settled more than PATIENCE epochs
-    ago."""
-    return len(loss) - settled_epochs(loss).max() > PATIENCE
+def patience_ran_out(loss: np.ndarray) -> bool:
+    """Whether the inner folds' training may stop: no candidate's mean
+    held-out loss (epochs × candidates) has had a new best epoch
+    (``best_epochs``) for more than PATIENCE epochs."""
+    return len(loss) - best_epochs(loss).max() > PATIENCE
 
 
-def _scores(candidates, curves, n_folds) -> List[CandidateScore]:
+def _scores(candidates, curves, n_folds, per_candidate, epochs=None
+            ) -> List[CandidateScore]:
+    """Each candidate's scores at its number of ``epochs``; by default,
+    those ``best_epochs`` gives."""
     # a candidate whose training diverged on a fold is never the best
-    loss = np.nan_to_num(_mean_over_folds(curves.held_out_loss, n_folds),
-                         nan=np.inf)
-    accuracy = _mean_over_folds(curves.held_out_accuracy, n_folds)
-    best = settled_epochs(loss)
+    loss = np.nan_to_num(_mean_over_folds(curves.held_out_loss, n_folds,
+                                          per_candidate), nan=np.inf)
+    accuracy = _mean_over_folds(curves.held_out_accuracy, n_folds,
+                                per_candidate)
+    best = (best_epochs(loss) if epochs is None
+            else np.maximum(np.asarray(epochs), 1) - 1)
     return [CandidateScore(candidate, int(best[c]) + 1,
                            float(accuracy[best[c], c]),
                            float(loss[best[c], c]),
                            loss_curve=loss[:, c].tolist(),
                            accuracy_curve=accuracy[:, c].tolist())
             for c, candidate in enumerate(candidates)]
+
+
+def _ensemble_trained_beside(X, selection, trained):
+    """The members, from the chosen candidates' networks trained beside
+    their inner folds."""
+    chosen = selection.chosen
+    missing = [s.candidate for s in chosen if s.candidate not in trained]
+    if missing:
+        raise TrainingDiverged(
+            "Training diverged (the loss became infinite or undefined).")
+    beside = [trained[s.candidate] for s in chosen]
+    columns = np.unique(np.concatenate([b.genes for b in beside]))
+    scaler = fit_scaler(kept_columns(X, columns, DENSE_UP_TO))
+    members = []
+    for b in beside:
+        used = np.searchsorted(columns, b.genes)
+        members.append(_member(b.network, b.scale, used, scaler))
+    return columns, scaler, members, beside[0].history
+
+
+def _member(network, scale, used, scaler) -> Member:
+    """A network trained on (x - mean) * scale of the model's kept genes
+    ``used``, as a member that reads them scaled by the model's scaler,
+    each to unit variance."""
+    weights = list(network.weights)
+    weights[0] = weights[0] * (scale * scaler.scale_[used])[:, None]
+    return Member(TrainedNetwork(network.spec, weights), used)
 
 
 def _train_ensemble(X, y, weights, selection, seed, n_classes, progress):
@@ -512,13 +611,9 @@ def _train_ensemble(X, y, weights, selection, seed, n_classes, progress):
             raise TrainingDiverged(
                 "Training diverged (the loss became infinite or undefined).")
         for row, i in enumerate(indices):
-            used = reads[np.flatnonzero(scale[row])]
-            # the model's scaler gives each gene unit variance; the network
-            # was trained on (x - mean) * scale
-            networks[row].weights[0] *= (
-                scale[row, np.flatnonzero(scale[row])]
-                * scaler.scale_[used])[:, None]
-            members[i] = Member(networks[row], used)
+            nonzero = np.flatnonzero(scale[row])
+            members[i] = _member(networks[row], scale[row, nonzero],
+                                 reads[nonzero], scaler)
             histories[i] = {
                 "loss": curves.loss[:chosen[i].epochs, row].tolist(),
                 "accuracy": curves.accuracy[:chosen[i].epochs, row].tolist()}

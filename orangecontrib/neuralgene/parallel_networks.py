@@ -36,7 +36,8 @@ from orangecontrib.neuralgene.network import NetworkSpec, TrainedNetwork
 from orangecontrib.neuralgene.tensorflow_startup import import_keras
 from orangecontrib.neuralgene.training_rules import TrainingDiverged
 
-__all__ = ["StackLayout", "StackCurves", "train_stack", "held_out_groups"]
+__all__ = ["StackLayout", "StackCurves", "KeepBest", "train_stack",
+           "held_out_groups"]
 
 EPOCHS_PER_CALL = 10
 # TensorFlow runs up to ten iterations of a loop at once by default, and
@@ -62,6 +63,21 @@ class StackCurves:
     accuracy: np.ndarray
     held_out_loss: Optional[np.ndarray] = None
     held_out_accuracy: Optional[np.ndarray] = None
+    # the epoch (from 1) whose weights each returned network has
+    kept_epoch: Optional[np.ndarray] = None
+
+
+@dataclass(frozen=True)
+class KeepBest:
+    """Keras's EarlyStopping rule, kept in the graph: a network's weights
+    are kept after every epoch at which its score fell below its best score
+    by more than ``min_delta`` (that score then becomes the best). Its
+    score is the sum, over the networks of its group, of their held-out
+    losses times their ``weight``: e.g. the mean over a candidate's inner
+    folds, for the candidate's network that trains on all rows."""
+    group: np.ndarray  # per network, from 0
+    weight: np.ndarray  # per network
+    min_delta: float
 
 
 # Called after every graph call with (epochs done, curves so far); returns
@@ -72,7 +88,9 @@ ChunkCallback = Callable[[int, StackCurves], bool]
 def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
                 center: np.ndarray, scale: np.ndarray, l2: np.ndarray,
                 train_weight: np.ndarray, held_out_weight=None,
-                keep_epoch=None, epochs: int = 100, batch_size: int = 32,
+                keep_epoch=None, keep_best: Optional[KeepBest] = None,
+                returned: Optional[np.ndarray] = None,
+                epochs: int = 100, batch_size: int = 32,
                 rows_per_epoch: Optional[int] = None,
                 learning_rate=1e-3, seed: int = 0,
                 chunk_callback: Optional[ChunkCallback] = None
@@ -90,7 +108,10 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
     ``keep_epoch`` (one epoch count per network), the
     weights each network had after that epoch are returned as
     ``TrainedNetwork``s that take the network's used genes (scale != 0),
-    already scaled. With ``rows_per_epoch`` below the number of samples,
+    already scaled; with ``keep_best``, those of its best epoch by that
+    rule (which needs held-out rows). ``returned`` (indices) limits the
+    networks returned; all by default. With ``rows_per_epoch`` below the
+    number of samples,
     an epoch trains on that many of them, drawn at random every epoch.
     """
     import_keras()  # the first import of TensorFlow goes through the add-on
@@ -98,6 +119,12 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
 
     n_networks = len(l2)
     evaluate = held_out_weight is not None
+    if keep_best is not None and not evaluate:
+        raise ValueError("keep_best needs held-out rows.")
+    keeps = keep_epoch is not None or keep_best is not None
+    if keep_best is None:  # no score falls by more than infinity
+        keep_best = KeepBest(np.arange(n_networks), np.zeros(n_networks),
+                             np.inf)
     held_out_rows, held_out_weight = held_out_groups(
         held_out_weight if evaluate else np.zeros((n_networks, len(y))))
     fan_in = np.maximum((scale != 0).sum(axis=1), 1)
@@ -106,7 +133,9 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
     weights = [tf.constant(w) for w in _initial_weights(
         X.shape[1], n_networks, layout, fan_in, seed)]
     zeros = [tf.zeros_like(w) for w in weights]
-    state = (*weights, *zeros, *zeros, *weights)
+    best_score = tf.fill([n_networks], np.float32(np.inf))
+    state = (*weights, *zeros, *zeros, *weights, best_score,
+             tf.zeros([n_networks]))
     inputs = (
         sparse_batches.csr_tensors(X) if sparse
         else tf.constant(np.asarray(X, np.float32)),
@@ -121,6 +150,9 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
         tf.constant(np.asarray(
             keep_epoch if keep_epoch is not None else np.zeros(n_networks),
             np.int32)),
+        tf.constant(np.asarray(keep_best.group, np.int32)),
+        tf.constant(np.asarray(keep_best.weight, np.float32)),
+        tf.constant(keep_best.min_delta, tf.float32),
         tf.constant(max(1, min(batch_size, len(y))), tf.int32),
         tf.constant(min(rows_per_epoch or len(y), len(y)), tf.int32),
         tf.constant(np.broadcast_to(learning_rate, n_networks), tf.float32),
@@ -142,11 +174,16 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
         if chunk_callback is not None and chunk_callback(
                 done, _curves(chunks, evaluate)):
             break
+    curves = _curves(chunks, evaluate)
     networks = None
-    if keep_epoch is not None:
-        kept = [np.asarray(array) for array in state[-len(weights):]]
-        networks = _trained_networks(kept, scale, layout, l2)
-    return _curves(chunks, evaluate), networks
+    if keeps:
+        returned = (np.arange(n_networks) if returned is None
+                    else np.asarray(returned))
+        kept = [np.asarray(array)
+                for array in state[3 * len(weights):4 * len(weights)]]
+        networks = _trained_networks(kept, scale, layout, l2, returned)
+        curves.kept_epoch = np.asarray(state[-1])[returned].astype(int)
+    return curves, networks
 
 
 def held_out_groups(held_out_weight: np.ndarray
@@ -207,9 +244,9 @@ def _initial_weights(n_genes, n_networks, layout, fan_in, seed):
     return weights
 
 
-def _trained_networks(kept, scale, layout, l2):
+def _trained_networks(kept, scale, layout, l2, returned):
     networks = []
-    for m in range(scale.shape[0]):
+    for m in returned:
         genes = np.flatnonzero(scale[m])
         weights = [kept[0][genes, m], kept[1][m]]
         if layout.hidden:
@@ -319,7 +356,8 @@ def _trace(hidden, activation, dropout, sparse):
                                 y), tf.float32)
 
     def run(X, y, center, scale, l2, train_weight, held_out_rows,
-            held_out_weight, evaluate, keep_epoch, batch_size, epoch_rows,
+            held_out_weight, evaluate, keep_epoch, score_group,
+            score_weight, min_delta, batch_size, epoch_rows,
             learning_rate, seed, first_epoch, n_epochs, state):
         n = sparse_batches.n_rows(X) if sparse else tf.shape(X)[0]
         n_weights = len(shapes)
@@ -366,6 +404,7 @@ def _trace(hidden, activation, dropout, sparse):
             weights, first, second, kept = (
                 list(state[i * n_weights:(i + 1) * n_weights])
                 for i in range(4))
+            best_score, kept_epoch = state[-2:]
             _, step, weights, first, second, sums = tf.while_loop(
                 lambda start, *_: start < epoch_rows, one_batch,
                 (tf.constant(0), step, weights, first, second,
@@ -393,10 +432,19 @@ def _trace(hidden, activation, dropout, sparse):
 
             row = tf.cond(evaluate, scores_after_the_epoch,
                           scores_during_the_epoch)
-            now = tf.equal(keep_epoch, epoch + 1)
+            n_networks = tf.shape(l2)[0]
+            score = tf.gather(tf.math.unsorted_segment_sum(
+                row[2] * score_weight, score_group, n_networks), score_group)
+            improved = score < best_score - min_delta  # never where undefined
+            best_score = tf.where(improved, score, best_score)
+            now = tf.logical_or(tf.equal(keep_epoch, epoch + 1), improved)
             kept = [tf.where(_along(now, axis, rank), w, k)
                     for w, k, (rank, axis) in zip(weights, kept, shapes)]
-            return (epoch + 1, step, (*weights, *first, *second, *kept),
+            kept_epoch = tf.where(now, tf.cast(epoch + 1, tf.float32),
+                                  kept_epoch)
+            return (epoch + 1, step,
+                    (*weights, *first, *second, *kept, best_score,
+                     kept_epoch),
                     curves.write(epoch - first_epoch, row))
 
         _, step, state, curves = tf.while_loop(
@@ -410,14 +458,16 @@ def _trace(hidden, activation, dropout, sparse):
     matrix = tf.TensorSpec([None, None], tf.float32)
     scalar = tf.TensorSpec([], tf.int32)
     state = tuple(tf.TensorSpec([None] * rank, tf.float32)
-                  for rank, _ in shapes) * 4
+                  for rank, _ in shapes) * 4 + (
+        tf.TensorSpec([None], tf.float32),) * 2
     return tf.function(run, autograph=False, input_signature=[
         sparse_batches.csr_signature() if sparse else matrix,
         tf.TensorSpec([None], tf.int32), matrix, matrix,
         tf.TensorSpec([None], tf.float32), matrix,
         tf.TensorSpec([None, None], tf.int32), matrix,
         tf.TensorSpec([], tf.bool), tf.TensorSpec([None], tf.int32),
-        scalar, scalar,
+        tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.float32),
+        tf.TensorSpec([], tf.float32), scalar, scalar,
         tf.TensorSpec([None], tf.float32), tf.TensorSpec([2], tf.int32),
         scalar, scalar, state]).get_concrete_function()
 

@@ -37,6 +37,8 @@ PHASES = {
     "Preprocessing...": "Preparing the data",
     FITTING: "Preparing the data",
     "Choosing the network": "Choosing the network (inner cross-validation)",
+    "Choosing and training the networks":
+        "Choosing and training the networks (inner cross-validation)",
     "Training the chosen networks": "Training the chosen networks",
 }
 MEASURING_IMPORTANCE = "Measuring gene importance"

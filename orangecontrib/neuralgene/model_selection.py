@@ -468,7 +468,8 @@ def _train_on_folds(X, y, weights, candidates, folds, fold_scores, scalers,
     trained = {}
     for c, m in enumerate(beside):
         epochs = scores[c].epochs
-        if not np.isfinite(curves.loss[epochs - 1, m]):
+        if not (curves.kept_epoch[c]
+                and np.isfinite(curves.loss[epochs - 1, m])):
             continue  # diverged: never chosen unless all did
         genes = np.flatnonzero(scale[m])
         trained[candidates[c]] = TrainedBeside(

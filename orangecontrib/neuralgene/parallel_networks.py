@@ -111,8 +111,8 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
     already scaled; with ``keep_best``, those of its best epoch by that
     rule (which needs held-out rows). ``returned`` (indices) limits the
     networks returned; all by default. With ``rows_per_epoch`` below the
-    number of samples,
-    an epoch trains on that many of them, drawn at random every epoch.
+    number of samples, an epoch trains on that many of them, drawn at
+    random every epoch.
     """
     import_keras()  # the first import of TensorFlow goes through the add-on
     import tensorflow as tf

@@ -80,10 +80,13 @@ class TrainingPlot(GraphicsView):
         """Mark the epoch whose weights the model keeps (early stopping), or
         the number of epochs chosen by inner cross-validation."""
         for plot in (self.loss_plot, self.accuracy_plot):
+            # the label sits below the legend (top right), which it would
+            # cross when the best epoch is one of the last, and above the
+            # loss curves' usual flat tail
             line = pg.InfiniteLine(
                 epoch, pen=pg.mkPen("#777777", width=1, style=Qt.PenStyle.DotLine),
                 label="best epoch" if plot is self.loss_plot else None,
-                labelOpts={"position": 0.55, "color": "#555555",
+                labelOpts={"position": 0.35, "color": "#555555",
                            "rotateAxis": (1, 0)})
             plot.addItem(line)
 

@@ -321,6 +321,34 @@ class TestEnsembleTrainedBeside(unittest.TestCase):
             n_candidates += len(on_all)
         self.assertEqual(n_candidates, len(model.selection.scores))
 
+    def test_the_members_are_the_networks_kept_beside(self):
+        kept = []
+        train_stack = model_selection.train_stack
+
+        def record(*args, **kwargs):
+            curves, networks = train_stack(*args, **kwargs)
+            if kwargs.get("keep_best") is not None:
+                kept.extend(networks)
+            return curves, networks
+
+        with mock.patch.object(model_selection, "train_stack", record):
+            model = NeuralGeneClassifierLearner()(expression_table(60))
+        for member in model.members:
+            weights = member.network.weights
+            same_later_layers = [
+                network for network in kept
+                if len(network.weights) == len(weights)
+                and network.weights[0].shape == weights[0].shape
+                and all(np.array_equal(a, b) for a, b in
+                        zip(network.weights[1:], weights[1:]))]
+            self.assertEqual(len(same_later_layers), 1)
+            # the first layer differs by a factor per gene: the genes'
+            # scaling folded into it, in the networks' float32
+            ratio = weights[0] / same_later_layers[0].weights[0]
+            np.testing.assert_allclose(ratio, np.repeat(
+                ratio[:, :1], ratio.shape[1], axis=1), rtol=1e-5)
+            self.assertEqual(weights[0].dtype, np.float32)
+
     def test_a_member_is_trained_for_its_candidates_epochs(self):
         data = expression_table(n_samples=60)
         for patches in ({}, {"MAX_INNER_SAMPLES": 40}):

@@ -283,6 +283,15 @@ class TestKeepBest(unittest.TestCase):
         large, _ = self.train(0.05)
         self.assertLess(large.kept_epoch[2], small.kept_epoch[2])
 
+    def test_a_diverging_network_of_weight_zero_leaves_its_groups_score(self):
+        scale = np.ones((3, 10), np.float32)
+        scale[2] = 1e38  # the network on all rows overflows
+        curves, _ = self.train(0.0, scale=scale, returned=[2])
+        self.assertFalse(np.isfinite(curves.loss[:, 2]).any())
+        mean = curves.held_out_loss[:, :2].mean(axis=1)
+        self.assertEqual(list(curves.kept_epoch),
+                         [self.keras_best_epoch(mean, 0.0)])
+
     def test_needs_held_out_rows(self):
         with self.assertRaisesRegex(ValueError, "held-out"):
             stack(keep_best=KeepBest(np.zeros(2, int), np.ones(2), 0.0))

@@ -219,8 +219,8 @@ class NeuralGeneClassifierLearner(Learner, LearnerScorer):
     inner cross-validation on the training samples, how many genes to keep,
     whether to use a hidden layer, how strong the L2 penalty is and how many
     epochs to train (see ``model_selection``), and averages the
-    probabilities of the ``ensemble_size`` best candidates retrained on all
-    the training samples. Count data (no negative values, some above 100)
+    probabilities of the ``ensemble_size`` best candidates, each trained on
+    all the training samples. Count data (no negative values, some above 100)
     are log-transformed first. The choice is recorded in the model's
     ``selection``.
 

@@ -7,8 +7,9 @@ with genes ranked and scaled on that part alone, and its loss on the
 held-out part is recorded after every epoch. A candidate's number of
 epochs is its best by the mean held-out loss over the folds (improvements
 under MIN_DELTA not counted); the candidates are ranked by that loss,
-and the best few are retrained on all the samples for their number of
-epochs. Their probabilities are averaged.
+and the best few, trained on all the samples for their number of epochs,
+make the ensemble: on up to MAX_INNER_SAMPLES samples trained beside the
+inner folds, on more after the choice. Their probabilities are averaged.
 
 The candidates of one layout (hidden layer or not) and number of genes are
 trained together, all folds at once, by ``parallel_networks.train_stack``.
@@ -470,7 +471,10 @@ def _train_on_folds(X, y, weights, candidates, folds, fold_scores, scalers,
         epochs = scores[c].epochs
         if not (curves.kept_epoch[c]
                 and np.isfinite(curves.loss[epochs - 1, m])):
-            continue  # diverged: never chosen unless all did
+            # its network on all samples diverged: never chosen unless all
+            # candidates did
+            scores[c].log_loss = np.inf
+            continue
         genes = np.flatnonzero(scale[m])
         trained[candidates[c]] = TrainedBeside(
             networks[c], columns[genes], scale[m, genes],
@@ -556,7 +560,8 @@ def _member(network, scale, used, scaler) -> Member:
     ``used``, as a member that reads them scaled by the model's scaler,
     each to unit variance."""
     weights = list(network.weights)
-    weights[0] = weights[0] * (scale * scaler.scale_[used])[:, None]
+    weights[0] = (weights[0] * (scale * scaler.scale_[used])[:, None]
+                  ).astype(np.float32)
     return Member(TrainedNetwork(network.spec, weights), used)
 
 

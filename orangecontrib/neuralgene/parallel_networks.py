@@ -433,8 +433,11 @@ def _trace(hidden, activation, dropout, sparse):
             row = tf.cond(evaluate, scores_after_the_epoch,
                           scores_during_the_epoch)
             n_networks = tf.shape(l2)[0]
+            # a network of weight 0 (e.g. one without held-out rows, whose
+            # loss is then that of a padded row) adds nothing, not even NaN
             score = tf.gather(tf.math.unsorted_segment_sum(
-                row[2] * score_weight, score_group, n_networks), score_group)
+                tf.math.multiply_no_nan(row[2], score_weight), score_group,
+                n_networks), score_group)
             improved = score < best_score - min_delta  # never where undefined
             best_score = tf.where(improved, score, best_score)
             now = tf.logical_or(tf.equal(keep_epoch, epoch + 1), improved)

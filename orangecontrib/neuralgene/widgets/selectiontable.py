@@ -25,15 +25,16 @@ COLUMNS = (
                "all, so genes that vary more keep more say, as in the data."),
     ("L2", "Penalty on large weights: higher values give simpler "
            "networks that rely less on any single gene."),
-    ("Epochs", "How long the candidate trains: the epoch where its "
-               "held-out loss was lowest, on average over the folds."),
+    ("Epochs", "How long the candidate trains: its best epoch by the "
+               "held-out loss, on average over the folds (gains under "
+               "0.001 not counted)."),
     ("Inner CA", "Classification accuracy on the held-out samples of the "
                  "inner folds, at that epoch."),
     ("Inner log loss", "Log loss on the held-out samples of the inner "
                        "folds, at that epoch (lower is better). Candidates "
                        "are ranked by it."),
     ("Chosen", "Averaged into the model: the candidates with the lowest "
-               "inner log loss, retrained on all the samples."),
+               "inner log loss, each trained on all the samples."),
 )
 NUMERIC = {"L2", "Epochs", "Inner CA", "Inner log loss"}
 NETWORK_COLUMN = 1

@@ -150,3 +150,14 @@ def start_fresh_interpreter(code, *args, env=None, stdout=None, stderr=None):
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code), *args], cwd=ROOT,
         env=_without_the_add_on(env), stdout=stdout, stderr=stderr)
+
+
+def keras_best_epoch(loss, min_delta):
+    """The best epoch, from 1, by the rule of Keras's EarlyStopping with
+    ``min_delta``: a loss lower than the best one by more than min_delta is
+    the new best; 0 where none is."""
+    best, best_epoch = np.inf, 0
+    for epoch, value in enumerate(loss, start=1):
+        if value < best - min_delta:
+            best, best_epoch = value, epoch
+    return best_epoch

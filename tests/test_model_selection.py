@@ -20,7 +20,7 @@ from orangecontrib.neuralgene.model_selection import FALLBACK, default_family
 from tests.awkward_tables import raw_counts, with_values
 from tests.helpers import (
     assert_valid_probabilities, counts_table, expression_table,
-    predict_in_fresh_interpreter)
+    keras_best_epoch, predict_in_fresh_interpreter)
 
 
 class TestDefaultLearnerChoosesByItself(unittest.TestCase):
@@ -71,7 +71,8 @@ class TestDefaultLearnerChoosesByItself(unittest.TestCase):
     def test_a_candidates_epochs_are_its_best_by_keras_early_stopping(self):
         for score in self.model.selection.scores:
             curve = np.array(score.loss_curve)
-            self.assertEqual(score.epochs, keras_best_epoch(curve))
+            self.assertEqual(score.epochs, keras_best_epoch(
+                curve, model_selection.MIN_DELTA))
             self.assertEqual(score.log_loss, curve[score.epochs - 1])
 
     def test_probabilities_are_the_mean_of_the_networks(self):
@@ -82,17 +83,6 @@ class TestDefaultLearnerChoosesByItself(unittest.TestCase):
         self.assertFalse(np.allclose(each[0], each[1]))
         np.testing.assert_allclose(self.model(self.data, self.model.Probs),
                                    np.mean(each, axis=0), rtol=1e-6)
-
-
-def keras_best_epoch(loss):
-    """The best epoch, from 1, by the rule of Keras's EarlyStopping with
-    min_delta: a loss lower than the best one by more than min_delta is
-    the new best."""
-    best, best_epoch = np.inf, 0
-    for epoch, value in enumerate(loss, start=1):
-        if value < best - model_selection.MIN_DELTA:
-            best, best_epoch = value, epoch
-    return best_epoch
 
 
 class TestBestEpochs(unittest.TestCase):
@@ -297,9 +287,11 @@ class TestEnsembleTrainedBeside(unittest.TestCase):
 
         def record(X, y, layout, center, scale, l2, train_weight,
                    held_out_weight=None, **kwargs):
-            calls.append((train_weight, held_out_weight, kwargs))
-            return train_stack(X, y, layout, center, scale, l2, train_weight,
-                               held_out_weight, **kwargs)
+            curves, networks = train_stack(
+                X, y, layout, center, scale, l2, train_weight,
+                held_out_weight, **kwargs)
+            calls.append((train_weight, held_out_weight, kwargs, networks))
+            return curves, networks
 
         with mock.patch.multiple(model_selection, train_stack=record,
                                  **patches):
@@ -311,7 +303,7 @@ class TestEnsembleTrainedBeside(unittest.TestCase):
         model, calls = self.fit(data)
         n_folds = model.selection.inner_folds
         n_candidates = 0
-        for train, held_out, kwargs in calls:
+        for train, held_out, kwargs, _ in calls:
             self.assertIsNotNone(held_out)  # no stack after the choice
             on_all = np.flatnonzero((train > 0).all(axis=1))
             self.assertEqual(list(on_all),
@@ -322,17 +314,10 @@ class TestEnsembleTrainedBeside(unittest.TestCase):
         self.assertEqual(n_candidates, len(model.selection.scores))
 
     def test_the_members_are_the_networks_kept_beside(self):
-        kept = []
-        train_stack = model_selection.train_stack
-
-        def record(*args, **kwargs):
-            curves, networks = train_stack(*args, **kwargs)
-            if kwargs.get("keep_best") is not None:
-                kept.extend(networks)
-            return curves, networks
-
-        with mock.patch.object(model_selection, "train_stack", record):
-            model = NeuralGeneClassifierLearner()(expression_table(60))
+        model, calls = self.fit(expression_table(n_samples=60))
+        kept = [network for *_, kwargs, networks in calls
+                if kwargs.get("keep_best") is not None
+                for network in networks]
         for member in model.members:
             weights = member.network.weights
             same_later_layers = [
@@ -365,7 +350,7 @@ class TestEnsembleTrainedBeside(unittest.TestCase):
         # the inner folds' stacks, then the ensemble's
         self.assertIn(False, held_out)
         self.assertEqual(held_out, sorted(held_out, reverse=True))
-        for train, _, kwargs in calls:
+        for _, _, kwargs, _ in calls:
             self.assertIsNone(kwargs.get("keep_best"))
 
 

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from orangecontrib.neuralgene.parallel_networks import (
     EPOCHS_PER_CALL, KeepBest, StackLayout, held_out_groups, train_stack)
-from tests.helpers import expression_arrays
+from tests.helpers import expression_arrays, keras_best_epoch
 
 X, Y = expression_arrays(n_samples=40, n_genes=10, n_classes=3,
                          informative=2)
@@ -254,20 +254,12 @@ class TestKeepBest(unittest.TestCase):
                      keep_best=KeepBest(np.zeros(3, int),
                                         np.array([0.5, 0.5, 0]), min_delta))
 
-    @staticmethod
-    def keras_best_epoch(loss, min_delta):
-        best, best_epoch = np.inf, 0
-        for epoch, value in enumerate(loss, start=1):
-            if value < best - min_delta:
-                best, best_epoch = value, epoch
-        return best_epoch
-
     def test_the_kept_network_is_the_one_at_its_groups_best_epoch(self):
         for min_delta in (0.0, 0.01):
             with self.subTest(min_delta=min_delta):
                 curves, networks = self.train(min_delta, returned=[2])
                 mean = curves.held_out_loss[:, :2].mean(axis=1)
-                epoch = self.keras_best_epoch(mean, min_delta)
+                epoch = keras_best_epoch(mean, min_delta)
                 self.assertLess(epoch, 30)  # else the last would pass
                 self.assertEqual(list(curves.kept_epoch), [epoch])
                 _, at_epoch = self.train(min_delta,
@@ -290,7 +282,7 @@ class TestKeepBest(unittest.TestCase):
         self.assertFalse(np.isfinite(curves.loss[:, 2]).any())
         mean = curves.held_out_loss[:, :2].mean(axis=1)
         self.assertEqual(list(curves.kept_epoch),
-                         [self.keras_best_epoch(mean, 0.0)])
+                         [keras_best_epoch(mean, 0.0)])
 
     def test_needs_held_out_rows(self):
         with self.assertRaisesRegex(ValueError, "held-out"):

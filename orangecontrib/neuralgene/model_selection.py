@@ -235,6 +235,10 @@ def rows_per_epoch_for(n_samples: int) -> int:
 # a time (100,000 cells of 2000 genes would take 800 MB dense, a copy)
 DENSE_UP_TO = 2 ** 26
 
+# the automatic choice sets no learning rate to lower, unlike
+# training_rules' message
+DIVERGED = "Training diverged (the loss became infinite or undefined)."
+
 # Called with (fraction done, message); raising aborts.
 ProgressCallback = Callable[[float, str], None]
 
@@ -305,7 +309,7 @@ def inner_cross_validation(X, y, weights, family, n_folds, seed,
                            n_classes, ensemble_size, progress,
                            train_beside=False
                            ) -> Tuple[ModelSelection,
-                                      Optional[Dict[Candidate, TrainedBeside]]]:
+                                      Dict[Candidate, TrainedBeside]]:
     """Every candidate's inner scores, the best ``ensemble_size`` chosen.
 
     With ``train_beside``, each candidate's stack also trains its network
@@ -314,7 +318,7 @@ def inner_cross_validation(X, y, weights, family, n_folds, seed,
     per step, whatever their size, and training the ensemble after them
     took a quarter of the time). It is kept at the candidate's number of
     epochs, as the folds' mean held-out loss says, in the graph; those
-    networks are returned by candidate."""
+    networks are returned by candidate (none without ``train_beside``)."""
     notes = []
     n_total = len(y)
     if n_total > MAX_INNER_SAMPLES:
@@ -358,8 +362,7 @@ def inner_cross_validation(X, y, weights, family, n_folds, seed,
     scores.sort(key=lambda score: family.index(score.candidate))
     for score in rank_candidates(scores)[:ensemble_size]:
         score.chosen = True
-    return (ModelSelection(scores, n_folds, len(y), notes),
-            trained if train_beside else None)
+    return ModelSelection(scores, n_folds, len(y), notes), trained
 
 
 # On tables of more genes than this, candidates on the top genes train in a
@@ -465,7 +468,7 @@ def _train_on_folds(X, y, weights, candidates, folds, fold_scores, scalers,
     # where networks trained beside, the epochs at which the graph kept them
     # (the mean held-out loss in numpy could differ in its last bit)
     scores = _scores(candidates, curves, n_folds, per_candidate,
-                     curves.kept_epoch if len(beside) else None)
+                     curves.kept_epoch)
     trained = {}
     for c, m in enumerate(beside):
         epochs = scores[c].epochs
@@ -489,10 +492,9 @@ def learning_rate_for_each(scale):
                     np.float32)
 
 
-def _mean_over_folds(curve, n_folds, per_candidate=None):
+def _mean_over_folds(curve, n_folds, per_candidate):
     """epochs × (candidates × folds) -> epochs × candidates, over the first
     n_folds of every candidate's ``per_candidate`` networks"""
-    per_candidate = per_candidate or n_folds
     return curve.reshape(len(curve), -1, per_candidate)[:, :, :n_folds].mean(
         axis=2)
 
@@ -541,10 +543,8 @@ def _ensemble_trained_beside(X, selection, trained):
     """The members, from the chosen candidates' networks trained beside
     their inner folds."""
     chosen = selection.chosen
-    missing = [s.candidate for s in chosen if s.candidate not in trained]
-    if missing:
-        raise TrainingDiverged(
-            "Training diverged (the loss became infinite or undefined).")
+    if any(score.candidate not in trained for score in chosen):
+        raise TrainingDiverged(DIVERGED)
     beside = [trained[s.candidate] for s in chosen]
     columns = np.unique(np.concatenate([b.genes for b in beside]))
     scaler = fit_scaler(kept_columns(X, columns, DENSE_UP_TO))
@@ -614,8 +614,7 @@ def _train_ensemble(X, y, weights, selection, seed, n_classes, progress):
             seed=seed + 1000 + g, chunk_callback=report)
         if not np.all(np.isfinite(curves.loss[keep_epochs - 1,
                                               np.arange(len(indices))])):
-            raise TrainingDiverged(
-                "Training diverged (the loss became infinite or undefined).")
+            raise TrainingDiverged(DIVERGED)
         for row, i in enumerate(indices):
             nonzero = np.flatnonzero(scale[row])
             members[i] = _member(networks[row], scale[row, nonzero],

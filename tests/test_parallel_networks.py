@@ -6,8 +6,10 @@ import unittest
 import numpy as np
 import scipy.sparse as sp
 
+from orangecontrib.neuralgene.network import build_network
 from orangecontrib.neuralgene.parallel_networks import (
     EPOCHS_PER_CALL, KeepBest, StackLayout, held_out_groups, train_stack)
+from orangecontrib.neuralgene.tensorflow_startup import import_keras
 from tests.helpers import expression_arrays, keras_best_epoch
 
 X, Y = expression_arrays(n_samples=40, n_genes=10, n_classes=3,
@@ -174,6 +176,53 @@ class TestKeptNetworks(unittest.TestCase):
                 self.assertAlmostEqual(accuracy,
                                        curves.held_out_accuracy[3, 0])
                 self.assertEqual(networks[0].spec.n_inputs, 6)
+
+
+class TestGradient(unittest.TestCase):
+    """The stack writes its gradient out by hand: its networks must train
+    as the same networks do under TensorFlow's own gradient and Keras's
+    Adam."""
+
+    def test_a_network_trains_as_keras_trains_it(self):
+        keras = import_keras()
+        import tensorflow as tf
+
+        # one network on rows 0-29, another on all, 1 step per epoch, no
+        # dropout (the two draw it differently)
+        train = np.ones((2, 40), np.float32)
+        train[0, 30:] = 0
+        inputs = network_input(X, np.ones(10, np.float32))
+        for layout, sparse in ((StackLayout(N_CLASSES, hidden=0), False),
+                               (StackLayout(N_CLASSES, hidden=8), False),
+                               (StackLayout(N_CLASSES, hidden=8), True)):
+            with self.subTest(hidden=layout.hidden, sparse=sparse):
+                settings = dict(X=sp.csr_matrix(X) if sparse else X,
+                                layout=layout, train_weight=train,
+                                batch_size=40, learning_rate=0.05)
+                _, start = stack(epochs=1, keep_epoch=np.zeros(2), **settings)
+                _, trained = stack(epochs=8, keep_epoch=np.full(2, 8),
+                                   **settings)
+                for m in range(2):
+                    model = build_network(start[m].spec)
+                    model.set_weights(start[m].weights)
+                    adam = keras.optimizers.Adam(0.05, epsilon=1e-7)
+                    rows = train[m] > 0
+                    for _ in range(8):
+                        with tf.GradientTape() as tape:
+                            probs = model(inputs[rows])
+                            loss = tf.reduce_mean(
+                                keras.losses.sparse_categorical_crossentropy(
+                                    Y[rows], probs)) + sum(
+                                start[m].spec.l2 * tf.reduce_sum(
+                                    tf.square(layer.kernel))
+                                for layer in model.layers)
+                        adam.apply_gradients(zip(
+                            tape.gradient(loss, model.trainable_variables),
+                            model.trainable_variables))
+                    for got, expected in zip(trained[m].weights,
+                                             model.get_weights()):
+                        np.testing.assert_allclose(got, expected, rtol=1e-4,
+                                                   atol=1e-5)
 
 
 class TestHeldOutGroups(unittest.TestCase):

@@ -22,7 +22,9 @@ Keras variables, whose shape is fixed when they are made: one traced graph
 then serves stacks of any size, on any number of genes and samples. Keras's
 Adam can only update variables, hence the few lines of Adam below (and
 TensorFlow's fused Adam kernel on variables of open shape was measured
-slower). Numpy in, numpy out; knows neither Orange nor Qt.
+slower). The gradient, too, is written out (``_trace`` says why), and
+tested against TensorFlow's own and Keras's Adam. Numpy in, numpy out;
+knows neither Orange nor Qt.
 """
 import threading
 from dataclasses import dataclass
@@ -143,9 +145,9 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
         tf.constant(np.asarray(center, np.float32).T),
         tf.constant(np.asarray(scale, np.float32).T),
         tf.constant(np.asarray(l2, np.float32)),
-        tf.constant(np.asarray(train_weight, np.float32)),
+        tf.constant(np.asarray(train_weight, np.float32).T),
         tf.constant(held_out_rows),
-        tf.constant(held_out_weight),
+        tf.constant(held_out_weight.T),
         tf.constant(evaluate),
         tf.constant(np.asarray(
             keep_epoch if keep_epoch is not None else np.zeros(n_networks),
@@ -226,21 +228,21 @@ def _curves(chunks, evaluate):
 
 def _initial_weights(n_genes, n_networks, layout, fan_in, seed):
     """Glorot-uniform weights, the first layer's scaled by each network's
-    own number of genes; zero biases."""
+    own number of genes; zero biases. Laid out as ``_SHAPES`` says."""
     rng = np.random.default_rng(seed)
     width = layout.hidden or layout.n_classes
     limit = np.sqrt(6 / (fan_in + width)).astype(np.float32)
-    first = rng.random((n_genes, n_networks, width), np.float32)
+    first = rng.random((n_genes, width, n_networks), np.float32)
     first *= 2
     first -= 1
-    first *= limit[None, :, None]
-    weights = [first, np.zeros((n_networks, width), np.float32)]
+    first *= limit
+    weights = [first, np.zeros((width, n_networks), np.float32)]
     if layout.hidden:
         limit = np.sqrt(6 / (layout.hidden + layout.n_classes))
         weights += [rng.uniform(-limit, limit, (
                         n_networks, layout.hidden, layout.n_classes)
                     ).astype(np.float32),
-                    np.zeros((n_networks, layout.n_classes), np.float32)]
+                    np.zeros((layout.n_classes, n_networks), np.float32)]
     return weights
 
 
@@ -248,9 +250,9 @@ def _trained_networks(kept, scale, layout, l2, returned):
     networks = []
     for m in returned:
         genes = np.flatnonzero(scale[m])
-        weights = [kept[0][genes, m], kept[1][m]]
+        weights = [kept[0][genes, :, m], kept[1][:, m]]
         if layout.hidden:
-            weights += [kept[2][m], kept[3][m]]
+            weights += [kept[2][m], kept[3][:, m]]
         spec = NetworkSpec(
             n_inputs=len(genes), n_classes=layout.n_classes,
             hidden_layers=(layout.hidden,) if layout.hidden else (),
@@ -274,8 +276,10 @@ def _graph(layout: StackLayout, sparse: bool):
         return _graphs[key]
 
 
-# each weight's rank and the axis along which its networks are stacked
-_SHAPES = ((3, 1), (2, 0), (3, 0), (2, 0))
+# each weight's rank and the axis along which its networks are stacked: the
+# last, but for the hidden layer's outgoing kernels (networks × hidden ×
+# classes), which are multiplied network by network
+_SHAPES = ((3, 2), (2, 1), (3, 0), (2, 1))
 
 
 def _along(flags, axis, rank):
@@ -285,6 +289,16 @@ def _along(flags, axis, rank):
 
 
 def _trace(hidden, activation, dropout, sparse):
+    """The graph of ``train_stack``. Its tensors hold the networks along
+    their last axis (samples × classes × networks, genes × width ×
+    networks): TensorFlow's CPU kernels ran several times slower on tensors
+    whose last axis was a few classes, and per-network factors are made as
+    large as the weights they multiply, for the same reason. The gradient
+    is written out (softmax cross-entropy, a dense layer, dropout), and the
+    activation's taken by TensorFlow: its gradient of the stacked layers
+    made a step of 283 operations rather than 174 (softmax regressions),
+    and on the small networks of the inner folds each operation costs
+    more than its arithmetic."""
     keras = import_keras()
     import tensorflow as tf
 
@@ -292,68 +306,121 @@ def _trace(hidden, activation, dropout, sparse):
     activate = keras.activations.get(activation)
 
     def first_layer_input(X, rows, kernel):
-        """X's rows times the first layers' kernels."""
+        """X's rows times the first layers' kernels (genes × k)."""
         if sparse:
             return sparse_batches.times(X, rows, kernel)
         return tf.matmul(tf.gather(X, rows), kernel)
 
+    def first_layer_transposed_input(X, rows, upstream):
+        """X's rows, transposed, times upstream (rows × k)."""
+        if sparse:
+            return sparse_batches.transposed_times(X, rows, upstream)
+        return tf.matmul(tf.gather(X, rows), upstream, transpose_a=True)
+
+    def scaled_first(weights, center, scale):
+        """The first layers' kernels on centred, scaled input, and what
+        centring subtracts from their products with uncentred input."""
+        first = weights[0] * scale  # genes × width × networks
+        return first, tf.reduce_sum(center * first, axis=0)
+
+    def later_layers(z, weights, training, seed):
+        """From the first layers' outputs (samples × width × networks) to
+        the logits (samples × classes × networks), and what the gradient
+        needs of the hidden layer."""
+        if not hidden:
+            return z, None
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            activated = activate(z)
+        survived, passed_on = None, activated  # survived: dropout's mask
+        if training and dropout > 0:
+            survived = tf.random.stateless_uniform(tf.shape(z), seed
+                                                   ) >= dropout
+            passed_on = tf.where(survived, activated / (1 - dropout), 0.0)
+        per_network = tf.transpose(passed_on, [2, 0, 1])
+        out = tf.transpose(tf.matmul(per_network, weights[2]), [1, 2, 0])
+        return out + weights[3], (tape, z, activated, survived, per_network)
+
     def logits(X, rows, weights, center, scale, training, seed):
-        first = weights[0] * scale[:, :, None]  # genes × networks × width
-        n_genes, n_networks, width = tf.unstack(tf.shape(first))
+        first, offset = scaled_first(weights, center, scale)
+        n_genes, width, n_networks = tf.unstack(tf.shape(first))
         z = tf.reshape(first_layer_input(X, rows,
                                          tf.reshape(first, [n_genes, -1])),
-                       [-1, n_networks, width])
-        return later_layers(tf.transpose(z, [1, 0, 2]), first, weights,
-                            center, training, seed)
+                       [-1, width, n_networks])
+        return later_layers(z - offset + weights[1], weights, training,
+                            seed)
 
     def held_out_logits(X, X_held_out, rows, weights, center, scale):
         """Every network's logits on its group's held-out rows (groups ×
-        rows, ``held_out_groups``): networks × rows × classes."""
-        first = weights[0] * scale[:, :, None]
-        n_genes, n_networks, width = tf.unstack(tf.shape(first))
+        rows, ``held_out_groups``): rows × classes × networks."""
+        first, offset = scaled_first(weights, center, scale)
+        n_genes, width, n_networks = tf.unstack(tf.shape(first))
         n_groups, n_rows = tf.unstack(tf.shape(rows))
         per_group = n_networks // n_groups  # network m is in group m % G
         if sparse:
             # every network on every group's rows, then each on its own
             z = sparse_batches.times(X, tf.reshape(rows, [-1]),
                                      tf.reshape(first, [n_genes, -1]))
-            z = tf.reshape(z, [n_groups, n_rows, per_group, n_groups, width])
-            z = tf.linalg.diag_part(tf.transpose(z, [2, 1, 4, 0, 3]))
-            z = tf.transpose(z, [0, 3, 1, 2])
+            z = tf.reshape(z, [n_groups, n_rows, width, per_group, n_groups])
+            z = tf.linalg.diag_part(tf.transpose(z, [1, 2, 3, 4, 0]))
         else:
             kernels = tf.transpose(
-                tf.reshape(first, [n_genes, per_group, n_groups, width]),
-                [2, 0, 1, 3])  # groups × genes × networks of the group × width
+                tf.reshape(first, [n_genes, width, per_group, n_groups]),
+                [3, 0, 1, 2])  # groups × genes × width × networks of the group
             z = tf.matmul(X_held_out, tf.reshape(
-                kernels, [n_groups, n_genes, per_group * width]))
+                kernels, [n_groups, n_genes, width * per_group]))
             z = tf.transpose(
-                tf.reshape(z, [n_groups, n_rows, per_group, width]),
-                [2, 0, 1, 3])
-        return later_layers(tf.reshape(z, [n_networks, n_rows, width]),
-                            first, weights, center, False, None)
+                tf.reshape(z, [n_groups, n_rows, width, per_group]),
+                [1, 2, 3, 0])
+        z = tf.reshape(z, [n_rows, width, n_networks])
+        return later_layers(z - offset + weights[1], weights, False,
+                            None)[0]
 
-    def later_layers(z, first, weights, center, training, seed):
-        """From the first layers' products with uncentred input (networks ×
-        samples × width) to the logits."""
-        offset = tf.reduce_sum(center[:, :, None] * first, axis=0)
-        z = z - offset[:, None] + weights[1][:, None]
-        if not hidden:
-            return z  # networks × samples × classes
-        z = activate(z)
-        if training and dropout > 0:
-            kept = tf.random.stateless_uniform(tf.shape(z), seed) >= dropout
-            z = tf.where(kept, z / (1 - dropout), 0.0)
-        return tf.matmul(z, weights[2]) + weights[3][:, None]
+    def scores(out, y, weight):
+        """Cross-entropy and hits (samples × networks) of the logits, and
+        the gradient in them of the networks' summed loss, each its mean
+        entropy by ``weight`` (samples × networks); y: the samples'
+        classes (× 1) or each network's (samples × networks)."""
+        top = tf.reduce_max(out, axis=1, keepdims=True)
+        exp = tf.exp(out - top)
+        total = tf.reduce_sum(exp, axis=1)
+        truth = tf.one_hot(y, tf.shape(out)[1], axis=1)
+        entropy = (top[:, 0] + tf.math.log(total)
+                   - tf.reduce_sum(out * truth, axis=1))
+        hits = tf.cast(tf.equal(
+            tf.argmax(out, axis=1, output_type=tf.int32), y), tf.float32)
+        share = weight / tf.maximum(
+            tf.reduce_sum(weight, axis=0, keepdims=True), 1e-12)
+        d_out = (exp / total[:, None] - truth) * share[:, None]
+        return entropy, hits, d_out
+
+    def gradients(X, rows, weights, center, scale, d_out, hidden_layer):
+        """The gradients in every weight of the networks' summed loss, from
+        its gradient in their logits (``scores``), back through the
+        layers."""
+        if hidden:
+            tape, z, activated, survived, per_network = hidden_layer
+            d_per_network = tf.transpose(d_out, [2, 0, 1])
+            later = [tf.matmul(per_network, d_per_network, transpose_a=True),
+                     tf.reduce_sum(d_out, axis=0)]
+            d_activated = tf.transpose(tf.matmul(
+                d_per_network, weights[2], transpose_b=True), [1, 2, 0])
+            if survived is not None:
+                d_activated = tf.where(survived, d_activated / (1 - dropout),
+                                       0.0)
+            d_z = tape.gradient(activated, z, output_gradients=d_activated)
+        else:
+            later, d_z = [], d_out
+        n_rows, width, n_networks = tf.unstack(tf.shape(d_z))
+        d_bias = tf.reduce_sum(d_z, axis=0)
+        d_first = tf.reshape(first_layer_transposed_input(
+            X, rows, tf.reshape(d_z, [n_rows, -1])), [-1, width, n_networks])
+        return [(d_first - center * d_bias) * scale, d_bias, *later]
 
     def adam_update(w, m, v, g, rate):
         m = ADAM_BETA_1 * m + (1 - ADAM_BETA_1) * g
         v = ADAM_BETA_2 * v + (1 - ADAM_BETA_2) * tf.square(g)
         return w - rate * m / (tf.sqrt(v) + ADAM_EPSILON), m, v
-
-    def hits(out, y):
-        """y: the samples' classes, or each network's (networks × samples)"""
-        return tf.cast(tf.equal(tf.argmax(out, axis=2, output_type=tf.int32),
-                                y), tf.float32)
 
     def run(X, y, center, scale, l2, train_weight, held_out_rows,
             held_out_weight, evaluate, keep_epoch, score_group,
@@ -361,9 +428,17 @@ def _trace(hidden, activation, dropout, sparse):
             learning_rate, seed, first_epoch, n_epochs, state):
         n = sparse_batches.n_rows(X) if sparse else tf.shape(X)[0]
         n_weights = len(shapes)
+        n_networks = tf.shape(l2)[0]
+        shaped = [tf.shape(w) for w in state[:n_weights]]
+        scale = tf.broadcast_to(scale[:, None], shaped[0])
+        center = tf.broadcast_to(center[:, None], shaped[0])
+        decay = [tf.broadcast_to(_along(2 * l2, axis, rank), shape)
+                 for shape, (rank, axis) in zip(shaped, shapes)]
+        rates = [tf.broadcast_to(_along(learning_rate, axis, rank), shape)
+                 for shape, (rank, axis) in zip(shaped, shapes)]
         X_held_out = None if sparse else tf.gather(X, held_out_rows)
-        y_held_out = tf.tile(tf.gather(y, held_out_rows), [
-            tf.shape(l2)[0] // tf.shape(held_out_rows)[0], 1])
+        y_held_out = tf.tile(tf.transpose(tf.gather(y, held_out_rows)), [
+            1, n_networks // tf.shape(held_out_rows)[0]])
 
         def one_epoch(epoch, step, state, curves):
             # a random permutation as XLA could compile it (it has no shuffle)
@@ -372,33 +447,28 @@ def _trace(hidden, activation, dropout, sparse):
 
             def one_batch(start, step, weights, first, second, sums):
                 rows = order[start:tf.minimum(start + batch_size, epoch_rows)]
-                weight = tf.gather(train_weight, rows, axis=1)
-                batch_y = tf.gather(y, rows)
-                with tf.GradientTape() as tape:
-                    tape.watch(weights)
-                    out = logits(X, rows, weights, center, scale,
-                                 True, tf.stack([seed[0] + 1, step]))
-                    entropy = sparse_entropy(out, batch_y)
-                    loss = tf.reduce_sum(
-                        tf.reduce_sum(entropy * weight, axis=1)
-                        / tf.maximum(tf.reduce_sum(weight, axis=1), 1e-12))
-                gradients = tape.gradient(loss, weights)
+                weight = tf.gather(train_weight, rows)
+                batch_y = tf.gather(y, rows)[:, None]
+                out, hidden_layer = logits(X, rows, weights, center, scale,
+                                           True, tf.stack([seed[0] + 1, step]))
+                entropy, right, d_out = scores(out, batch_y, weight)
+                grads = gradients(X, rows, weights, center, scale, d_out,
+                                  hidden_layer)
                 # the L2 penalty's gradient, 2 * l2 * w, added directly
-                gradients[0] += 2 * l2[None, :, None] * weights[0]
+                grads[0] += decay[0] * weights[0]
                 if hidden:
-                    gradients[2] += 2 * l2[:, None, None] * weights[2]
+                    grads[2] += decay[2] * weights[2]
                 step += 1
                 t = tf.cast(step, tf.float32)
-                rate = learning_rate * tf.sqrt(1 - ADAM_BETA_2 ** t) / (
+                correction = tf.sqrt(1 - ADAM_BETA_2 ** t) / (
                     1 - ADAM_BETA_1 ** t)
-                updated = [adam_update(w, m, v, g, _along(rate, axis, rank))
-                           for w, m, v, g, (rank, axis) in zip(
-                               weights, first, second, gradients, shapes)]
+                updated = [adam_update(w, m, v, g, rate * correction)
+                           for w, m, v, g, rate in zip(
+                               weights, first, second, grads, rates)]
                 weights, first, second = (list(u) for u in zip(*updated))
-                sums += tf.stack([tf.reduce_sum(entropy * weight, axis=1),
-                                  tf.reduce_sum(hits(out, batch_y) * weight,
-                                                axis=1),
-                                  tf.reduce_sum(weight, axis=1)])
+                sums += tf.stack([tf.reduce_sum(entropy * weight, axis=0),
+                                  tf.reduce_sum(right * weight, axis=0),
+                                  tf.reduce_sum(weight, axis=0)])
                 return start + batch_size, step, weights, first, second, sums
 
             weights, first, second, kept = (
@@ -408,7 +478,7 @@ def _trace(hidden, activation, dropout, sparse):
             _, step, weights, first, second, sums = tf.while_loop(
                 lambda start, *_: start < epoch_rows, one_batch,
                 (tf.constant(0), step, weights, first, second,
-                 tf.zeros([3, tf.shape(l2)[0]])), **ONE_STEP_AT_A_TIME)
+                 tf.zeros([3, n_networks])), **ONE_STEP_AT_A_TIME)
 
             def scores_during_the_epoch():
                 # the training rows' scores as they were met in the epoch's
@@ -420,19 +490,17 @@ def _trace(hidden, activation, dropout, sparse):
             def scores_after_the_epoch():
                 out = held_out_logits(X, X_held_out, held_out_rows, weights,
                                       center, scale)
-                total = tf.maximum(tf.reduce_sum(held_out_weight, axis=1),
+                total = tf.maximum(tf.reduce_sum(held_out_weight, axis=0),
                                    1e-12)
-                entropy = sparse_entropy(out, y_held_out)
-                right = hits(out, y_held_out)
+                entropy, right, _ = scores(out, y_held_out, held_out_weight)
                 met = scores_during_the_epoch()
                 return tf.stack([
                     met[0], met[1],
-                    tf.reduce_sum(entropy * held_out_weight, axis=1) / total,
-                    tf.reduce_sum(right * held_out_weight, axis=1) / total])
+                    tf.reduce_sum(entropy * held_out_weight, axis=0) / total,
+                    tf.reduce_sum(right * held_out_weight, axis=0) / total])
 
             row = tf.cond(evaluate, scores_after_the_epoch,
                           scores_during_the_epoch)
-            n_networks = tf.shape(l2)[0]
             # a network of weight 0 (e.g. one without held-out rows, whose
             # loss is then that of a padded row) adds nothing, not even NaN
             score = tf.gather(tf.math.unsorted_segment_sum(
@@ -473,12 +541,3 @@ def _trace(hidden, activation, dropout, sparse):
         tf.TensorSpec([], tf.float32), scalar, scalar,
         tf.TensorSpec([None], tf.float32), tf.TensorSpec([2], tf.int32),
         scalar, scalar, state]).get_concrete_function()
-
-
-def sparse_entropy(logits, y):
-    """Cross-entropy of every network (rows) and sample (columns); y: the
-    samples' classes, or each network's (networks × samples)."""
-    import tensorflow as tf
-    log_probs = tf.nn.log_softmax(logits)
-    return -tf.reduce_sum(log_probs * tf.one_hot(y, tf.shape(logits)[2]),
-                          axis=2)

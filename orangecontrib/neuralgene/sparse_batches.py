@@ -17,7 +17,8 @@ import scipy.sparse as sp
 from orangecontrib.neuralgene import sparse_expression
 from orangecontrib.neuralgene.tensorflow_startup import import_keras
 
-__all__ = ["csr_tensors", "csr_signature", "n_rows", "dense_rows", "times"]
+__all__ = ["csr_tensors", "csr_signature", "n_rows", "dense_rows", "times",
+           "transposed_times"]
 
 # Values of a block of rows made dense at once (16 MB in float32)
 BLOCK_ELEMENTS = sparse_expression.BLOCK_ELEMENTS
@@ -70,42 +71,53 @@ def dense_rows(csr, which):
         validate_indices=False)
 
 
-def times(csr, which, weights):
-    """The rows ``which`` of the matrix times ``weights`` (genes × k),
-    differentiable in ``weights``; no more than ``BLOCK_ELEMENTS`` values
-    of the matrix are dense at a time, beside the first block's."""
+def _blocks(csr, which):
+    """The starts of ``which``'s blocks of rows, their length, and the
+    rows of block i, dense."""
     import tensorflow as tf
 
     step = tf.maximum(1, BLOCK_ELEMENTS // tf.cast(csr[3][1], tf.int32))
     starts = tf.range(0, tf.maximum(tf.size(which), 1), step)
+    return starts, step, lambda i: dense_rows(
+        csr, which[starts[i]:starts[i] + step])
 
-    def block(i):
-        return dense_rows(csr, which[starts[i]:starts[i] + step])
 
-    def over_later_blocks(add, initial):
-        # one block at a time: TensorFlow would make ten dense at once
-        return tf.while_loop(lambda i, _: i < tf.size(starts),
-                             lambda i, done: (i + 1, add(i, done)),
-                             (tf.constant(1), initial),
-                             parallel_iterations=1)[1]
+def _one_block_at_a_time(n_blocks, add, initial):
+    """``add(i, done)`` for blocks 1, 2, ...: TensorFlow would make ten
+    dense at once."""
+    import tensorflow as tf
 
-    @tf.custom_gradient
-    def product(weights):
-        # the first block is kept for the gradient: a batch of one block
-        # is made dense once
-        first = block(0)
-        parts = over_later_blocks(
-            lambda i, parts: parts.write(i, tf.matmul(block(i), weights)),
-            tf.TensorArray(weights.dtype, size=tf.size(starts),
-                           infer_shape=False).write(
-                               0, tf.matmul(first, weights)))
+    return tf.while_loop(lambda i, _: i < n_blocks,
+                         lambda i, done: (i + 1, add(i, done)),
+                         (tf.constant(1), initial),
+                         parallel_iterations=1)[1]
 
-        def gradient(upstream):
-            return over_later_blocks(
-                lambda i, total: tf.ensure_shape(total + tf.matmul(
-                    block(i), upstream[starts[i]:starts[i] + step],
-                    transpose_a=True), weights.shape),
-                tf.matmul(first, upstream[:step], transpose_a=True))
-        return parts.concat(), gradient
 
-    return product(weights)
+def times(csr, which, weights):
+    """The rows ``which`` of the matrix times ``weights`` (genes × k); no
+    more than ``BLOCK_ELEMENTS`` values of the matrix are dense at a time."""
+    import tensorflow as tf
+
+    starts, _, block = _blocks(csr, which)
+    return _one_block_at_a_time(
+        tf.size(starts),
+        lambda i, parts: parts.write(i, tf.matmul(block(i), weights)),
+        tf.TensorArray(weights.dtype, size=tf.size(starts),
+                       infer_shape=False).write(
+                           0, tf.matmul(block(0), weights))).concat()
+
+
+def transposed_times(csr, which, upstream):
+    """The rows ``which`` of the matrix, transposed, times ``upstream``
+    (a row per row of ``which``): genes × k, as ``times``'s gradient in
+    its weights. No more than ``BLOCK_ELEMENTS`` values of the matrix are
+    dense at a time."""
+    import tensorflow as tf
+
+    starts, step, block = _blocks(csr, which)
+    return _one_block_at_a_time(
+        tf.size(starts),
+        lambda i, total: total + tf.matmul(
+            block(i), upstream[starts[i]:starts[i] + step],
+            transpose_a=True),
+        tf.matmul(block(0), upstream[:step], transpose_a=True))

@@ -432,8 +432,9 @@ def _trace(hidden, activation, dropout, sparse):
         shaped = [tf.shape(w) for w in state[:n_weights]]
         scale = tf.broadcast_to(scale[:, None], shaped[0])
         center = tf.broadcast_to(center[:, None], shaped[0])
+        # the L2 penalty's gradient is decay * kernel (kernels: even places)
         decay = [tf.broadcast_to(_along(2 * l2, axis, rank), shape)
-                 for shape, (rank, axis) in zip(shaped, shapes)]
+                 for shape, (rank, axis) in zip(shaped[::2], shapes[::2])]
         rates = [tf.broadcast_to(_along(learning_rate, axis, rank), shape)
                  for shape, (rank, axis) in zip(shaped, shapes)]
         X_held_out = None if sparse else tf.gather(X, held_out_rows)
@@ -454,10 +455,9 @@ def _trace(hidden, activation, dropout, sparse):
                 entropy, right, d_out = scores(out, batch_y, weight)
                 grads = gradients(X, rows, weights, center, scale, d_out,
                                   hidden_layer)
-                # the L2 penalty's gradient, 2 * l2 * w, added directly
-                grads[0] += decay[0] * weights[0]
-                if hidden:
-                    grads[2] += decay[2] * weights[2]
+                for kernel, kernel_decay in zip(range(0, n_weights, 2),
+                                                decay):
+                    grads[kernel] += kernel_decay * weights[kernel]
                 step += 1
                 t = tf.cast(step, tf.float32)
                 correction = tf.sqrt(1 - ADAM_BETA_2 ** t) / (

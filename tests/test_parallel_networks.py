@@ -187,35 +187,40 @@ class TestGradient(unittest.TestCase):
         keras = import_keras()
         import tensorflow as tf
 
-        # one network on rows 0-29, another on all, 1 step per epoch, no
-        # dropout (the two draw it differently)
-        train = np.ones((2, 40), np.float32)
+        # two networks with their own centres, sample weights (the first
+        # without rows 30-39), penalties and learning rates; one step per
+        # epoch; no dropout (the two draw it differently)
+        rng = np.random.default_rng(0)
+        center = np.stack([CENTER, CENTER + 0.5]).astype(np.float32)
+        train = rng.uniform(0.5, 2, (2, len(Y))).astype(np.float32)
         train[0, 30:] = 0
-        inputs = network_input(X, np.ones(10, np.float32))
+        l2, rates = np.array([1e-3, 1e-2]), np.array([0.05, 0.02])
         for layout, sparse in ((StackLayout(N_CLASSES, hidden=0), False),
                                (StackLayout(N_CLASSES, hidden=8), False),
                                (StackLayout(N_CLASSES, hidden=8), True)):
             with self.subTest(hidden=layout.hidden, sparse=sparse):
-                settings = dict(X=sp.csr_matrix(X) if sparse else X,
-                                layout=layout, train_weight=train,
-                                batch_size=40, learning_rate=0.05)
-                _, start = stack(epochs=1, keep_epoch=np.zeros(2), **settings)
-                _, trained = stack(epochs=8, keep_epoch=np.full(2, 8),
-                                   **settings)
+                def networks_after(epochs):
+                    return train_stack(
+                        sp.csr_matrix(X) if sparse else X, Y, layout, center,
+                        np.ones_like(center), l2, train,
+                        keep_epoch=np.full(2, epochs), epochs=max(epochs, 1),
+                        batch_size=len(Y), learning_rate=rates, seed=0)[1]
+
+                start, trained = networks_after(0), networks_after(8)
                 for m in range(2):
                     model = build_network(start[m].spec)
                     model.set_weights(start[m].weights)
-                    adam = keras.optimizers.Adam(0.05, epsilon=1e-7)
-                    rows = train[m] > 0
+                    adam = keras.optimizers.Adam(rates[m], epsilon=1e-7)
                     for _ in range(8):
                         with tf.GradientTape() as tape:
-                            probs = model(inputs[rows])
-                            loss = tf.reduce_mean(
+                            entropy = (
                                 keras.losses.sparse_categorical_crossentropy(
-                                    Y[rows], probs)) + sum(
-                                start[m].spec.l2 * tf.reduce_sum(
-                                    tf.square(layer.kernel))
-                                for layer in model.layers)
+                                    Y, model(X - center[m])))
+                            loss = tf.reduce_sum(
+                                entropy * train[m]) / train[m].sum() + sum(
+                                    l2[m] * tf.reduce_sum(
+                                        tf.square(layer.kernel))
+                                    for layer in model.layers)
                         adam.apply_gradients(zip(
                             tape.gradient(loss, model.trainable_variables),
                             model.trainable_variables))
@@ -223,6 +228,11 @@ class TestGradient(unittest.TestCase):
                                              model.get_weights()):
                         np.testing.assert_allclose(got, expected, rtol=1e-4,
                                                    atol=1e-5)
+
+    def test_activations_along_an_axis_are_refused(self):
+        with self.assertRaisesRegex(ValueError, "softmax"):
+            stack(layout=StackLayout(N_CLASSES, hidden=8,
+                                     activation="softmax"))
 
 
 class TestHeldOutGroups(unittest.TestCase):

@@ -47,6 +47,7 @@ EPOCHS_PER_CALL = 10
 # their copies piled up, 0.6 GB an epoch on 10,000 cells of 20,000 genes
 ONE_STEP_AT_A_TIME = dict(parallel_iterations=1)
 ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-7
+ACTIVATIONS_ALONG_AN_AXIS = ("softmax", "log_softmax")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class StackLayout:
     """What the networks of one stack share."""
     n_classes: int
     hidden: int  # neurons in the one hidden layer; 0 for softmax regression
+    # a Keras activation of each neuron alone: the stack's tensors hold
+    # their networks along the last axis, along which softmax would work
     activation: str = "relu"
     dropout: float = 0.0
 
@@ -123,6 +126,9 @@ def train_stack(X: np.ndarray, y: np.ndarray, layout: StackLayout,
     evaluate = held_out_weight is not None
     if keep_best is not None and not evaluate:
         raise ValueError("keep_best needs held-out rows.")
+    if layout.activation in ACTIVATIONS_ALONG_AN_AXIS:
+        raise ValueError(f"The {layout.activation} activation works along an "
+                         "axis; a stack's neurons are activated one by one.")
     keeps = keep_epoch is not None or keep_best is not None
     if keep_best is None:  # no score falls by more than infinity
         keep_best = KeepBest(np.arange(n_networks), np.zeros(n_networks),
